@@ -1,0 +1,14 @@
+// Each subcommand lives in its own file and registers itself on the root app.
+// A subcommand's callback throws mha::Error (or CLI::Error) on bad input; main() turns that into
+// one line on stderr, a hint, and a non-zero exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace mha::cli {
+
+void register_demo(CLI::App& app);
+void register_explain(CLI::App& app);
+void register_attend(CLI::App& app);
+
+}  // namespace mha::cli

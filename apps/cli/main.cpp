@@ -1,0 +1,30 @@
+// mha — multi-head attention you can run, inspect and measure.
+#include <cstdio>
+#include <exception>
+
+#include <fmt/core.h>
+
+#include "commands.hpp"
+#include "mha/core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"mha: exact, fast, inspectable multi-head attention"};
+  app.require_subcommand(1);
+  mha::cli::register_demo(app);
+  mha::cli::register_explain(app);
+  mha::cli::register_attend(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const mha::Error& e) {
+    // One line: the message, then where to look for the right usage.
+    fmt::print(stderr, "mha: error: {} (see 'mha {} --help')\n", e.what(),
+               app.get_subcommands().empty() ? "" : app.get_subcommands().front()->get_name());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "mha: error: {}\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,18 @@
+# mha_target_warnings(target): the project's warning set, -Werror when MHA_WERROR is on, and the
+# sanitizers when MHA_SANITIZE is on.
+add_library(mha_warnings INTERFACE)
+target_compile_options(mha_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Wshadow -Wnon-virtual-dtor
+  $<$<BOOL:${MHA_WERROR}>:-Werror>)
+
+add_library(mha_sanitizers INTERFACE)
+if(MHA_SANITIZE)
+  target_compile_options(mha_sanitizers INTERFACE
+    -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  target_link_options(mha_sanitizers INTERFACE -fsanitize=address,undefined)
+endif()
+
+function(mha_target_warnings target)
+  target_link_libraries(${target} PRIVATE $<BUILD_INTERFACE:mha_warnings>
+                                          $<BUILD_INTERFACE:mha_sanitizers>)
+endfunction()

@@ -1,0 +1,94 @@
+// MultiHeadAttention: nn.MultiheadAttention's semantics and state_dict layout, plus grouped-query
+// attention, a custom scale, causal alignment and a sliding window.
+//
+// Three calls: project Q, K, V → attention kernel (mha::attention) → output projection.
+//
+// Shapes, with L the target length, S the source length, B the batch, E = embed_dim:
+//   query: (L, B, E)      key: (S, B, kdim)      value: (S, B, vdim)       default
+//          (B, L, E)           (B, S, kdim)             (B, S, vdim)       batch_first
+//          (L, E)              (S, kdim)                (S, vdim)          unbatched
+//   output: same layout as query, last dimension E
+//   weights (need_weights): (B, L, S') averaged over heads, or (B, H, L, S') per head
+//                           (unbatched: (L, S') or (H, L, S')); S' = S + add_bias_kv + add_zero_attn
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "mha/core/context.hpp"
+#include "mha/core/tensor.hpp"
+#include "mha/kernels/attention.hpp"
+
+namespace mha {
+
+struct MhaConfig {
+  Index embed_dim = 0;         // E
+  Index num_heads = 1;         // H query heads; head_dim D = E / H
+  Index num_kv_heads = 0;      // key/value heads (GQA), must divide num_heads; 0 = num_heads
+  Index kdim = 0;              // key input width; 0 = embed_dim
+  Index vdim = 0;              // value input width; 0 = embed_dim
+  bool bias = true;            // in_proj_bias and out_proj.bias
+  bool add_bias_kv = false;    // learned bias_k / bias_v appended as one more key/value position
+  bool add_zero_attn = false;  // a zero key/value position appended after that
+  bool batch_first = false;
+};
+
+// Weights in PyTorch's state_dict layout. With Hkv = num_kv_heads and D = head_dim, the key and
+// value projections have Hkv·D rows (= E without GQA).
+struct MhaWeights {
+  Tensor<> in_proj_weight;  // [E + 2·Hkv·D, E], rows Q then K then V (only when kdim == vdim == E)
+  Tensor<> q_proj_weight;   // [E, E]        } used instead of in_proj_weight
+  Tensor<> k_proj_weight;   // [Hkv·D, kdim] } (required when kdim or vdim differ from E)
+  Tensor<> v_proj_weight;   // [Hkv·D, vdim] }
+  Tensor<> in_proj_bias;    // [E + 2·Hkv·D]   (bias)
+  Tensor<> out_proj_weight;  // [E, E]
+  Tensor<> out_proj_bias;    // [E]            (bias)
+  Tensor<> bias_k;           // [1, 1, Hkv·D]  (add_bias_kv)
+  Tensor<> bias_v;           // [1, 1, Hkv·D]  (add_bias_kv)
+};
+
+struct MhaOptions {
+  // (B, S) or (S) unbatched. Block mask: true = padding (PyTorch's convention); or additive.
+  std::optional<Mask> key_padding_mask;
+  // (L, S) or (B·H, L, S) ((H, L, S) unbatched): block, keep or additive.
+  std::optional<Mask> attn_mask;
+  bool is_causal = false;
+  Alignment causal_alignment = Alignment::top_left;
+  Index window_left = -1;  // sliding window (keys pos−window_left … pos); −1 = unlimited
+  // PyTorch defaults to need_weights=True; mha computes weights only when asked.
+  bool need_weights = false;
+  bool average_attn_weights = true;
+  std::optional<double> scale;  // default 1/sqrt(head_dim)
+};
+
+struct MhaOutput {
+  Tensor<> output;
+  Tensor<> weights;  // defined only with need_weights
+};
+
+class MultiHeadAttention {
+ public:
+  // Validates the config and that the weights match it; throws mha::Error naming the tensor.
+  MultiHeadAttention(MhaConfig config, MhaWeights weights);
+
+  // Seeded random weights (Xavier-uniform projections, small uniform biases): for demos/tests.
+  static MultiHeadAttention random(MhaConfig config, std::uint64_t seed);
+
+  const MhaConfig& config() const { return config_; }
+  const MhaWeights& weights() const { return weights_; }
+  Index head_dim() const { return config_.embed_dim / config_.num_heads; }
+
+  // Self- or cross-attention. Thread-safe: a const layer may be called from many threads.
+  MhaOutput forward(TensorView<const float> query, TensorView<const float> key,
+                    TensorView<const float> value, const MhaOptions& options = {},
+                    const Context& ctx = {}) const;
+
+ private:
+  MhaConfig config_;
+  MhaWeights weights_;
+};
+
+// Fills a config's defaults (num_kv_heads, kdim, vdim) and checks it; throws mha::Error.
+MhaConfig resolved(MhaConfig config);
+
+}  // namespace mha

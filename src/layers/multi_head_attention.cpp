@@ -1,0 +1,242 @@
+// MultiHeadAttention::forward — project → attend → project, as in "Attention Is All You Need":
+//   head_h = softmax(Q_h·K_hᵀ / sqrt(D) + mask) · V_h,   Q_h = X_q·W_Q,hᵀ + b_Q,h (likewise K, V)
+//   output = concat(head_1 … head_H) · W_Oᵀ + b_O
+// Heads are never transposed into place: projections write [B, L, H·D] rows and the kernel reads
+// them as [B, H, L, D] through strides; the kernel writes its output straight into the
+// concatenated [B, L, H·D] layout the output projection reads.
+#include <cmath>
+
+#include "layers/mask_views.hpp"
+#include "mha/kernels/linear.hpp"
+#include "mha/layers/multi_head_attention.hpp"
+
+namespace mha {
+namespace {
+
+// A rows × width slice of a 2-D weight starting at row `first`.
+TensorView<const float> weight_rows(const Tensor<>& w, Index first, Index rows) {
+  return {w.data() + first * w.dim(1), {rows, w.dim(1)}};
+}
+TensorView<const float> bias_slice(const Tensor<>& b, Index first, Index count) {
+  if (!b.defined()) return {};
+  return {b.data() + first, {count}};
+}
+
+// [B, L, H·D] row buffer seen as [B, H, L, D].
+template <class T>
+TensorView<T> heads_view(T* data, Index batch, Index heads, Index len, Index head_dim,
+                         Index row_stride) {
+  return {data, {batch, heads, len, head_dim}, {len * row_stride, head_dim, row_stride, 1}};
+}
+
+// The layouts PyTorch accepts, read as [B, L, width] without copying.
+struct Layout {
+  bool unbatched = false;
+  bool batch_first = false;
+};
+
+TensorView<const float> as_batch_first(TensorView<const float> x, const Layout& layout) {
+  if (layout.unbatched) return {x.data(), {1, x.dim(0), x.dim(1)}, {0, x.stride(0), x.stride(1)}};
+  if (layout.batch_first) return x;
+  return {x.data(), {x.dim(1), x.dim(0), x.dim(2)}, {x.stride(1), x.stride(0), x.stride(2)}};
+}
+
+void check_input(TensorView<const float> x, const std::string& name, Index rank, Index width,
+                 const std::string& width_name) {
+  if (x.rank() != rank)
+    throw_invalid(name, rank == 2 ? "a rank-2 (unbatched, like query) tensor"
+                                  : "a rank-3 (batched, like query) tensor",
+                  shape_str(x.shape()));
+  if (x.dim(-1) != width)
+    throw_invalid(name, "last dimension " + width_name + " = " + std::to_string(width),
+                  shape_str(x.shape()));
+  if (!x.defined() && x.numel() > 0) throw_invalid(name, "data", "a null pointer");
+}
+
+// Kernel masks for one forward call. kv_len counts the appended bias_kv / zero_attn keys.
+struct MaskPlan {
+  Index batch, heads, len, src_len, kv_len;
+  bool unbatched;
+};
+
+Mask kernel_key_padding(const Mask& user, const MaskPlan& p, MaskStorage& storage) {
+  const Shape expected = p.unbatched ? Shape{p.src_len} : Shape{p.batch, p.src_len};
+  if (user.shape() != expected)
+    throw_invalid("key_padding_mask", "shape " + shape_str(expected), shape_str(user.shape()));
+  Mask m = p.kv_len > p.src_len ? pad_key_columns(user, p.kv_len, storage) : user;
+  const Shape& st = m.kind == MaskKind::additive ? m.values.strides() : m.flags.strides();
+  const Index batch_stride = p.unbatched ? 0 : st[0];
+  return with_layout(m, {p.batch, p.heads, p.len, p.kv_len}, {batch_stride, 0, 0, st.back()});
+}
+
+Mask kernel_attn_mask(const Mask& user, const MaskPlan& p, MaskStorage& storage) {
+  const Shape two_d = {p.len, p.src_len};
+  const Shape three_d = {p.unbatched ? p.heads : p.batch * p.heads, p.len, p.src_len};
+  if (user.shape() != two_d && user.shape() != three_d)
+    throw_invalid("attn_mask",
+                  "shape " + shape_str(two_d) + " or " + shape_str(three_d) +
+                      (p.unbatched ? " (L, S) or (H, L, S)" : " (L, S) or (B·H, L, S)"),
+                  shape_str(user.shape()));
+  Mask m = p.kv_len > p.src_len ? pad_key_columns(user, p.kv_len, storage) : user;
+  const Shape& st = m.kind == MaskKind::additive ? m.values.strides() : m.flags.strides();
+  const Shape shape = {p.batch, p.heads, p.len, p.kv_len};
+  if (m.shape().size() == 2) return with_layout(m, shape, {0, 0, st[0], st[1]});
+  return with_layout(m, shape, {p.heads * st[0], st[0], st[1], st[2]});
+}
+
+// Causality (and the window) over the S real keys only: PyTorch's appended bias_kv / zero_attn
+// keys stay visible to every query, so with them the causal rule becomes an explicit mask.
+Mask causal_mask_with_appended_keys(const MhaOptions& o, const MaskPlan& p, MaskStorage& storage) {
+  Tensor<std::uint8_t> block({p.len, p.kv_len});
+  for (Index i = 0; i < p.len; ++i) {
+    const Index pos = o.causal_alignment == Alignment::top_left ? i : i + p.src_len - p.len;
+    for (Index j = 0; j < p.src_len; ++j) {
+      const bool after = o.is_causal && j > pos;
+      const bool outside_window = o.window_left >= 0 && j < pos - o.window_left;
+      block(i, j) = after || outside_window ? 1 : 0;
+    }
+  }
+  const TensorView<const std::uint8_t> flags = storage.keep_alive(std::move(block));
+  return {MaskKind::block,
+          TensorView<const std::uint8_t>(flags.data(), {p.batch, p.heads, p.len, p.kv_len},
+                                         {0, 0, p.kv_len, 1}),
+          {}};
+}
+
+// Mean over heads: [B, H, L, S] → [B, L, S].
+Tensor<> average_heads(const Tensor<>& per_head) {
+  const Index batch = per_head.dim(0), heads = per_head.dim(1), len = per_head.dim(2),
+              src = per_head.dim(3);
+  Tensor<> avg({batch, len, src});
+  for (Index b = 0; b < batch; ++b)
+    for (Index i = 0; i < len; ++i)
+      for (Index j = 0; j < src; ++j) {
+        double sum = 0;
+        for (Index h = 0; h < heads; ++h) sum += per_head(b, h, i, j);
+        avg(b, i, j) = static_cast<float>(sum / static_cast<double>(heads));
+      }
+  return avg;
+}
+
+bool same_view(TensorView<const float> a, TensorView<const float> b) {
+  return a.data() == b.data() && a.shape() == b.shape() && a.strides() == b.strides();
+}
+
+}  // namespace
+
+MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<const float> key,
+                                      TensorView<const float> value, const MhaOptions& options,
+                                      const Context& ctx) const {
+  const MhaConfig& c = config_;
+  const MhaWeights& w = weights_;
+  if (query.rank() != 2 && query.rank() != 3)
+    throw_invalid("query", c.batch_first ? "shape (B, L, E) or unbatched (L, E)"
+                                         : "shape (L, B, E) or unbatched (L, E)",
+                  shape_str(query.shape()));
+  const Layout layout{.unbatched = query.rank() == 2, .batch_first = c.batch_first};
+  check_input(query, "query", query.rank(), c.embed_dim, "embed_dim");
+  check_input(key, "key", query.rank(), c.kdim, "kdim");
+  check_input(value, "value", query.rank(), c.vdim, "vdim");
+  const TensorView<const float> xq = as_batch_first(query, layout);
+  const TensorView<const float> xk = as_batch_first(key, layout);
+  const TensorView<const float> xv = as_batch_first(value, layout);
+  const Index batch = xq.dim(0), len = xq.dim(1), src_len = xk.dim(1);
+  if (xk.dim(0) != batch)
+    throw_invalid("key", "batch size " + std::to_string(batch) + " (from query)", shape_str(key.shape()));
+  if (xv.dim(0) != batch || xv.dim(1) != src_len)
+    throw_invalid("value", "batch size and length of key " + shape_str(key.shape()),
+                  shape_str(value.shape()));
+  if (options.window_left < -1)
+    throw_invalid("window_left", "-1 (unlimited) or >= 0", std::to_string(options.window_left));
+
+  const Index e = c.embed_dim, heads = c.num_heads, kv_heads = c.num_kv_heads, d = head_dim();
+  const Index kv_width = kv_heads * d;
+  const Index kv_len = src_len + (c.add_bias_kv ? 1 : 0) + (c.add_zero_attn ? 1 : 0);
+
+  // 1. Projections. Self-attention with packed weights is one GEMM against all of in_proj_weight,
+  //    [B, L, E + 2·Hkv·D]; otherwise Q, K and V are projected separately.
+  Tensor<> q_buf, k_buf, v_buf;
+  TensorView<const float> q_heads, k_heads, v_heads;
+  const bool fused = w.in_proj_weight.defined() && kv_len == src_len && same_view(query, key) &&
+                     same_view(key, value);
+  if (fused) {
+    const Index width = e + 2 * kv_width;
+    q_buf = Tensor<>({batch, len, width});
+    linear({.x = xq, .weight = w.in_proj_weight.view(), .bias = w.in_proj_bias.defined() ? w.in_proj_bias.view() : TensorView<const float>{}, .y = q_buf.view()}, ctx);
+    q_heads = heads_view<const float>(q_buf.data(), batch, heads, len, d, width);
+    k_heads = heads_view<const float>(q_buf.data() + e, batch, kv_heads, len, d, width);
+    v_heads = heads_view<const float>(q_buf.data() + e + kv_width, batch, kv_heads, len, d, width);
+  } else {
+    const bool packed = w.in_proj_weight.defined();
+    const auto wq = packed ? weight_rows(w.in_proj_weight, 0, e) : w.q_proj_weight.view();
+    const auto wk = packed ? weight_rows(w.in_proj_weight, e, kv_width) : w.k_proj_weight.view();
+    const auto wv = packed ? weight_rows(w.in_proj_weight, e + kv_width, kv_width) : w.v_proj_weight.view();
+    q_buf = Tensor<>({batch, len, e});
+    k_buf = Tensor<>({batch, kv_len, kv_width});  // zero-filled: the zero_attn row stays 0
+    v_buf = Tensor<>({batch, kv_len, kv_width});
+    const Shape kv_rows_strides = {kv_len * kv_width, kv_width, 1};
+    linear({.x = xq, .weight = wq, .bias = bias_slice(w.in_proj_bias, 0, e), .y = q_buf.view()}, ctx);
+    linear({.x = xk, .weight = wk, .bias = bias_slice(w.in_proj_bias, e, kv_width),
+            .y = TensorView<float>(k_buf.data(), {batch, src_len, kv_width}, kv_rows_strides)}, ctx);
+    linear({.x = xv, .weight = wv, .bias = bias_slice(w.in_proj_bias, e + kv_width, kv_width),
+            .y = TensorView<float>(v_buf.data(), {batch, src_len, kv_width}, kv_rows_strides)}, ctx);
+    if (c.add_bias_kv) {  // bias_k / bias_v become key/value position S of every batch
+      for (Index b = 0; b < batch; ++b)
+        for (Index x = 0; x < kv_width; ++x) {
+          k_buf(b, src_len, x) = w.bias_k(0, 0, x);
+          v_buf(b, src_len, x) = w.bias_v(0, 0, x);
+        }
+    }
+    q_heads = heads_view<const float>(q_buf.data(), batch, heads, len, d, e);
+    k_heads = heads_view<const float>(k_buf.data(), batch, kv_heads, kv_len, d, kv_width);
+    v_heads = heads_view<const float>(v_buf.data(), batch, kv_heads, kv_len, d, kv_width);
+  }
+
+  // 2. Attention over every head, written straight into the concatenated [B, L, H·D] layout.
+  AttentionParams params;
+  params.scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(d)));
+  params.alignment = options.causal_alignment;
+  MaskStorage storage;
+  const MaskPlan plan{batch, heads, len, src_len, kv_len, layout.unbatched};
+  if (options.key_padding_mask) params.masks.push_back(kernel_key_padding(*options.key_padding_mask, plan, storage));
+  if (options.attn_mask) params.masks.push_back(kernel_attn_mask(*options.attn_mask, plan, storage));
+  if (kv_len > src_len && (options.is_causal || options.window_left >= 0)) {
+    params.masks.push_back(causal_mask_with_appended_keys(options, plan, storage));
+  } else {
+    params.causal = options.is_causal;
+    params.window_left = options.window_left;
+  }
+  Tensor<> concat({batch, len, e});
+  Tensor<> per_head = options.need_weights ? Tensor<>({batch, heads, len, kv_len}) : Tensor<>();
+  attention({.q = q_heads, .k = k_heads, .v = v_heads,
+             .out = heads_view<float>(concat.data(), batch, heads, len, d, e),
+             .weights = options.need_weights ? per_head.view() : TensorView<float>{},
+             .lse = {},
+             .params = std::move(params)},
+            ctx);
+
+  // 3. Output projection, written in the caller's layout.
+  MhaOutput result;
+  result.output = layout.unbatched ? Tensor<>({len, e})
+                  : c.batch_first  ? Tensor<>({batch, len, e})
+                                   : Tensor<>({len, batch, e});
+  const TensorView<float> y =
+      layout.unbatched || c.batch_first
+          ? TensorView<float>(result.output.data(), {batch, len, e})
+          : TensorView<float>(result.output.data(), {batch, len, e}, {e, batch * e, 1});
+  linear({.x = concat.view(), .weight = w.out_proj_weight.view(),
+          .bias = w.out_proj_bias.defined() ? w.out_proj_bias.view() : TensorView<const float>{},
+          .y = y},
+         ctx);
+
+  if (options.need_weights) {
+    result.weights = options.average_attn_weights ? average_heads(per_head) : std::move(per_head);
+    if (layout.unbatched) {  // drop the batch dimension of 1
+      Shape shape(result.weights.shape().begin() + 1, result.weights.shape().end());
+      result.weights = Tensor<>::copy_of(result.weights.view_as(shape));
+    }
+  }
+  return result;
+}
+
+}  // namespace mha
