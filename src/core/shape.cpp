@@ -31,7 +31,9 @@ Shape contiguous_strides(std::span<const Index> shape) {
   Index stride = 1;
   for (std::size_t i = shape.size(); i-- > 0;) {
     strides[i] = stride;
-    stride *= shape[i] > 0 ? shape[i] : 1;
+    // Only a shape with a zero extent elsewhere can overflow here (numel_of rejects the rest);
+    // such a tensor has no elements, so its strides are never used to address anything.
+    if (__builtin_mul_overflow(stride, shape[i] > 0 ? shape[i] : 1, &stride)) stride = 0;
   }
   return strides;
 }

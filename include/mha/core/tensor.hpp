@@ -95,7 +95,9 @@ class Tensor {
     return out;
   }
 
+  // Deep copy; copying an absent tensor gives an absent tensor.
   Tensor(const Tensor& other) : shape_(other.shape_) {
+    if (!other.defined()) return;
     allocate();
     std::copy_n(other.data(), numel(), data());
   }
@@ -111,7 +113,8 @@ class Tensor {
   const Shape& shape() const { return shape_; }
   Index rank() const { return static_cast<Index>(shape_.size()); }
   Index dim(Index d) const { return shape_[static_cast<std::size_t>(d < 0 ? d + rank() : d)]; }
-  Index numel() const { return numel_of(shape_); }
+  // Element count; 0 for an absent (default-constructed) tensor.
+  Index numel() const { return defined() ? numel_of(shape_) : 0; }
   bool defined() const { return storage_ != nullptr; }
   std::span<T> values() { return {data(), static_cast<std::size_t>(numel())}; }
   std::span<const T> values() const { return {data(), static_cast<std::size_t>(numel())}; }
