@@ -83,8 +83,9 @@ class Tensor {
                     std::to_string(values.size()));
     std::copy(values.begin(), values.end(), data());
   }
-  // Contiguous copy of any view.
+  // Contiguous copy of any view; an absent view gives an absent tensor.
   static Tensor copy_of(TensorView<const T> view) {
+    if (!view.defined()) return Tensor();
     Tensor out(view.shape());
     Index i = 0;
     for_each_index(view.shape(), [&](std::span<const Index> idx) {
