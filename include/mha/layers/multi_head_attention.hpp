@@ -49,16 +49,16 @@ struct MhaWeights {
 
 struct MhaOptions {
   // (B, S) or (S) unbatched. Block mask: true = padding (PyTorch's convention); or additive.
-  std::optional<Mask> key_padding_mask;
+  std::optional<Mask> key_padding_mask{};
   // (L, S) or (B·H, L, S) ((H, L, S) unbatched): block, keep or additive.
-  std::optional<Mask> attn_mask;
+  std::optional<Mask> attn_mask{};
   bool is_causal = false;
   Alignment causal_alignment = Alignment::top_left;
   Index window_left = -1;  // sliding window (keys pos−window_left … pos); −1 = unlimited
   // PyTorch defaults to need_weights=True; mha computes weights only when asked.
   bool need_weights = false;
   bool average_attn_weights = true;
-  std::optional<double> scale;  // default 1/sqrt(head_dim)
+  std::optional<double> scale{};  // default 1/sqrt(head_dim)
 };
 
 struct MhaOutput {

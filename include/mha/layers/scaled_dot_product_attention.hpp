@@ -16,11 +16,11 @@
 namespace mha {
 
 struct SdpaOptions {
-  std::optional<Mask> attn_mask;
+  std::optional<Mask> attn_mask{};
   bool is_causal = false;
   Alignment causal_alignment = Alignment::top_left;
   Index window_left = -1;
-  std::optional<double> scale;  // default 1/sqrt(D)
+  std::optional<double> scale{};  // default 1/sqrt(D)
   bool need_weights = false;
 };
 

@@ -1,0 +1,135 @@
+// mha attend — one nn.MultiheadAttention layer from files: a state_dict and inputs in, outputs out.
+//
+//   weights file: a PyTorch state_dict (see include/mha/io/mha_state_dict.hpp)
+//   inputs file:  query (required), key and value (default: query), key_padding_mask and
+//                 attn_mask (optional; BOOL = True blocked, F32 = added to the scores)
+//   output file:  output, and with --need-weights: weights (head-averaged, or per head)
+// Shapes follow PyTorch: (L, B, E), (B, L, E) with --batch-first, or (L, E) unbatched.
+#include <fmt/core.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cli_options.hpp"
+#include "commands.hpp"
+#include "mha/io/mha_state_dict.hpp"
+#include "mha/io/safetensors.hpp"
+#include "mha/layers/multi_head_attention.hpp"
+
+namespace mha::cli {
+namespace {
+
+struct AttendArgs {
+  std::string weights_path, inputs_path, out_path;
+  Index heads = 1;
+  bool batch_first = false;
+  bool add_zero_attn = false;
+  bool causal = false;
+  bool need_weights = false;
+  bool per_head = false;
+  std::string kernel;
+};
+
+Tensor<> read_float_input(const SafetensorsFile& file, const std::string& name) {
+  const DType dtype = file.info(name).dtype;
+  if (dtype != DType::F32) throw_invalid(name, "dtype F32", std::string(dtype_name(dtype)));
+  return file.read_f32(name);
+}
+
+// A mask tensor keeps its storage here while MhaOptions holds a view of it.
+struct LoadedMask {
+  BoolTensor flags;
+  Tensor<> values;
+
+  std::optional<Mask> read(const SafetensorsFile& file, const std::string& name) {
+    if (!file.contains(name)) return std::nullopt;
+    const DType dtype = file.info(name).dtype;
+    if (dtype == DType::BOOL) {
+      flags = file.read_bool(name);
+      return from_torch_mha_mask(
+          flags.view());  // True = may not attend, as in nn.MultiheadAttention
+    }
+    if (dtype == DType::F32) {
+      values = file.read_f32(name);
+      return additive_mask(values.view());
+    }
+    throw_invalid(name, "dtype BOOL (True = blocked) or F32 (added to the scores)",
+                  std::string(dtype_name(dtype)));
+  }
+};
+
+// Opens a safetensors file; a failure names the flag that gave the path, then the reader's reason.
+SafetensorsFile open_file(const std::string& path, const std::string& flag) {
+  try {
+    return SafetensorsFile::open(path);
+  } catch (const Error& e) {
+    throw Error(flag + ": " + e.what());
+  }
+}
+
+void run_attend(const AttendArgs& args) {
+  const Context ctx{.kernel = resolve_kernel(args.kernel)};
+  const SafetensorsFile weights_file = open_file(args.weights_path, "--weights");
+  const MultiHeadAttention layer =
+      load_mha_state_dict(weights_file, {.num_heads = args.heads,
+                                         .batch_first = args.batch_first,
+                                         .add_zero_attn = args.add_zero_attn});
+
+  const SafetensorsFile inputs = open_file(args.inputs_path, "--inputs");
+  if (!inputs.contains("query")) throw_invalid("query", "a tensor in " + args.inputs_path, "none");
+  const Tensor<> query = read_float_input(inputs, "query");
+  const Tensor<> key = inputs.contains("key") ? read_float_input(inputs, "key") : query;
+  const Tensor<> value = inputs.contains("value") ? read_float_input(inputs, "value") : key;
+  LoadedMask padding, attn;
+  MhaOptions options;
+  options.key_padding_mask = padding.read(inputs, "key_padding_mask");
+  options.attn_mask = attn.read(inputs, "attn_mask");
+  options.is_causal = args.causal;
+  options.need_weights = args.need_weights;
+  options.average_attn_weights = !args.per_head;
+  const MhaOutput result = layer.forward(query.view(), key.view(), value.view(), options, ctx);
+
+  SafetensorsWriter writer;
+  writer.add("output", result.output.view());
+  if (args.need_weights) writer.add("weights", result.weights.view());
+  writer.write(args.out_path);  // atomic: a temporary file renamed over the destination
+  fmt::print("wrote output {}{} to {} (embed_dim {}, {} heads, kernel {})\n",
+             shape_str(result.output.shape()),
+             args.need_weights ? " and weights " + shape_str(result.weights.shape()) : "",
+             args.out_path, layer.config().embed_dim, layer.config().num_heads,
+             kernel_name(ctx.kernel));
+}
+
+}  // namespace
+
+void register_attend(CLI::App& app) {
+  auto args = std::make_shared<AttendArgs>();
+  CLI::App* attend = app.add_subcommand(
+      "attend", "Run one nn.MultiheadAttention layer (state_dict + inputs in safetensors files)");
+  attend
+      ->add_option("--weights", args->weights_path,
+                   "state_dict of nn.MultiheadAttention (.safetensors)")
+      ->required();
+  attend
+      ->add_option("--inputs", args->inputs_path,
+                   "query [key value] [key_padding_mask] [attn_mask] (.safetensors)")
+      ->required();
+  attend
+      ->add_option("--out", args->out_path, "file to write output [and weights] to (.safetensors)")
+      ->required();
+  attend->add_option("--heads", args->heads, "num_heads (not stored in a state_dict)")
+      ->required()
+      ->check(CLI::Range(Index{1}, Index{1} << 20));
+  attend->add_flag("--batch-first", args->batch_first, "inputs are (B, L, E) instead of (L, B, E)");
+  attend->add_flag("--add-zero-attn", args->add_zero_attn, "append a zero key/value position");
+  attend->add_flag("--causal", args->causal, "mask future positions (key j > query i)");
+  CLI::Option* need_weights =
+      attend->add_flag("--need-weights", args->need_weights, "also write the attention weights");
+  attend->add_flag("--per-head", args->per_head, "weights per head (B, H, L, S), not averaged")
+      ->needs(need_weights);
+  add_kernel_option(*attend, args->kernel);
+  attend->callback([args] { run_attend(*args); });
+}
+
+}  // namespace mha::cli
