@@ -1,0 +1,113 @@
+// Benchmarks of the full MultiHeadAttention forward and of the attention core alone, with
+// GFLOP/s from the formula in numerics.md and the fraction of the fp32 peak measured by an FMA
+// micro-benchmark in the same run:
+//   projections 8·B·N·E² (self-attention)   core 4·B·N²·E (causal counted dense)
+//
+// Run: build/<dir>/bench/mha_bench [--benchmark_filter=...]; MHA_THREADS=T sets the threads
+// (0 or unset = the OpenMP default) and MHA_KERNEL=ref|cpu the kernel (default cpu).
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <string>
+
+#include "kernels/cpu/attention_cpu.hpp"
+#include "kernels/cpu/peak_fma.hpp"
+#include "mha/kernels/attention.hpp"
+#include "mha/layers/multi_head_attention.hpp"
+
+namespace {
+
+mha::Context bench_context() {
+  const char* threads = std::getenv("MHA_THREADS");
+  const char* kernel = std::getenv("MHA_KERNEL");
+  return {kernel ? mha::parse_kernel(kernel, "MHA_KERNEL") : mha::KernelKind::cpu,
+          threads ? std::atoi(threads) : 0};
+}
+
+double peak_gflops() {
+  static const double peak = mha::measure_peak_gflops(bench_context().threads);
+  return peak;
+}
+
+mha::Tensor<> random_tensor(mha::Shape shape, std::uint32_t seed) {
+  mha::Tensor<> t(std::move(shape));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (float& x : t.values()) x = u(rng);
+  return t;
+}
+
+void report(benchmark::State& state, double flops) {
+  const double peak = peak_gflops();
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak_fraction"] =
+      benchmark::Counter(flops * 1e-9 / peak, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak_GFLOP/s"] = peak;
+}
+
+// The FMA peak itself, so it shows in the same report.
+void BM_PeakFma(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(mha::measure_peak_gflops(bench_context().threads));
+  state.counters["peak_GFLOP/s"] = peak_gflops();
+  state.SetLabel(std::string(mha::cpu_simd_target()));
+}
+
+// Full layer forward, self-attention, batch_first: args B, N, E, H, causal.
+void BM_Layer(benchmark::State& state) {
+  const mha::Index b = state.range(0), n = state.range(1), e = state.range(2), h = state.range(3);
+  const bool causal = state.range(4) != 0;
+  const auto layer = mha::MultiHeadAttention::random({.embed_dim = e, .num_heads = h, .batch_first = true}, 1);
+  const mha::Tensor<> x = random_tensor({b, n, e}, 2);
+  mha::MhaOptions options;
+  options.is_causal = causal;
+  const mha::Context ctx = bench_context();
+  for (auto _ : state) {
+    mha::MhaOutput out = layer.forward(x.view(), x.view(), x.view(), options, ctx);
+    benchmark::DoNotOptimize(out.output.data());
+  }
+  const double bd = static_cast<double>(b), nd = static_cast<double>(n), ed = static_cast<double>(e);
+  report(state, 8 * bd * nd * ed * ed + 4 * bd * nd * nd * ed);
+}
+
+// The attention core alone: q, k, v [B, H, N, D] contiguous; args B, N, H, D, causal.
+void BM_Core(benchmark::State& state) {
+  const mha::Index b = state.range(0), n = state.range(1), h = state.range(2), d = state.range(3);
+  const mha::Tensor<> q = random_tensor({b, h, n, d}, 3), k = random_tensor({b, h, n, d}, 4),
+                      v = random_tensor({b, h, n, d}, 5);
+  mha::Tensor<> out({b, h, n, d});
+  mha::AttentionArgs args{q.view(), k.view(), v.view(), out.view(), {}, {}, {}};
+  args.params.scale = 1.0 / std::sqrt(static_cast<double>(d));
+  args.params.causal = state.range(4) != 0;
+  const mha::Context ctx = bench_context();
+  for (auto _ : state) {
+    mha::attention(args, ctx);
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double bd = static_cast<double>(b), nd = static_cast<double>(n);
+  report(state, 4 * bd * nd * nd * static_cast<double>(h * d));
+}
+
+BENCHMARK(BM_PeakFma)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_Layer)
+    ->ArgNames({"B", "N", "E", "H", "causal"})
+    ->Args({1, 128, 512, 8, 0})
+    ->Args({8, 512, 512, 8, 0})
+    ->Args({1, 2048, 512, 8, 0})
+    ->Args({1, 2048, 512, 8, 1})
+    ->Args({1, 4096, 1024, 16, 0})
+    ->Args({1, 8192, 512, 8, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Core)
+    ->ArgNames({"B", "N", "H", "D", "causal"})
+    ->Args({1, 2048, 8, 64, 0})
+    ->Args({1, 2048, 8, 64, 1})
+    ->Args({1, 4096, 16, 64, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

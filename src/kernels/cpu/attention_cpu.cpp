@@ -1,0 +1,161 @@
+// Driver of the fast CPU kernel: prepares the per-call plan (keys packed as Kᵀ tiles, values
+// padded when their rows are not whole vectors), then runs the (batch, head, query tile) work
+// items on OpenMP threads. The SIMD work lives in attention_tiles.cpp.
+//
+//   q: [B, Hq, Lq, D]   k: [B, Hkv, Lk, D]   v: [B, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
+//
+// Memory is O(N·D): the packed keys (and values when padded) plus one small tile scratch per
+// thread; the N×N scores are never stored.
+#include "kernels/cpu/attention_cpu.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "hwy/aligned_allocator.h"
+#include "kernels/cpu/attention_plan.hpp"
+
+namespace mha {
+namespace {
+
+using cpu::AttentionPlan;
+using cpu::kKeyTile;
+using cpu::kMaxLanes;
+using cpu::kQueryTile;
+using cpu::round_up;
+
+// Buffers a call owns: packed keys, maybe packed values, the non-finite flags.
+struct PlanStorage {
+  hwy::AlignedFreeUniquePtr<float[]> keys_t;
+  hwy::AlignedFreeUniquePtr<float[]> values;
+  hwy::AlignedFreeUniquePtr<std::uint8_t[]> nonfinite;
+};
+
+template <class T>
+hwy::AlignedFreeUniquePtr<T[]> allocate(Index count) {
+  return hwy::AllocateAligned<T>(static_cast<std::size_t>(std::max<Index>(count, 1)));
+}
+
+// Kᵀ tile (b, g, t)[x][c] = k(b, g, t·kKeyTile + c, x), zero for keys past Lk, so the score loop
+// reads whole vectors of keys for one feature x.
+void pack_key_tile(const TensorView<const float>& k, Index b, Index g, Index t, Index d,
+                   float* dst) {
+  const Index j0 = t * kKeyTile;
+  const Index width = std::min(kKeyTile, k.dim(2) - j0);
+  std::fill(dst, dst + d * kKeyTile, 0.0f);
+  const float* base = k.data() + b * k.stride(0) + g * k.stride(1);
+  for (Index c = 0; c < width; ++c) {
+    const float* row = base + (j0 + c) * k.stride(2);
+    for (Index x = 0; x < d; ++x) dst[x * kKeyTile + c] = row[x * k.stride(3)];
+  }
+}
+
+// Whether value rows [j0, j0 + width) of (b, g) hold NaN or ±Inf.
+bool has_nonfinite(const TensorView<const float>& v, Index b, Index g, Index j0, Index width) {
+  const float* base = v.data() + b * v.stride(0) + g * v.stride(1);
+  for (Index j = j0; j < j0 + width; ++j)
+    for (Index c = 0; c < v.dim(3); ++c)
+      if (!std::isfinite(base[j * v.stride(2) + c * v.stride(3)])) return true;
+  return false;
+}
+
+AttentionPlan make_plan(const AttentionArgs& a, int threads, PlanStorage& storage) {
+  AttentionPlan p;
+  p.args = &a;
+  p.batch = a.q.dim(0);
+  p.heads = a.q.dim(1);
+  p.lq = a.q.dim(2);
+  p.d = a.q.dim(3);
+  p.kv_heads = a.k.dim(1);
+  p.group = p.heads / p.kv_heads;
+  p.lk = a.k.dim(2);
+  p.dv = a.v.dim(3);
+  p.dv_pad = round_up(std::max<Index>(p.dv, 1), kMaxLanes);
+  p.key_tiles = (p.lk + kKeyTile - 1) / kKeyTile;
+  p.query_tiles = (p.lq + kQueryTile - 1) / kQueryTile;
+  p.scale = static_cast<float>(a.params.scale);
+  p.causal = a.params.causal;
+  p.window_left = a.params.window_left;
+  p.pos_offset = a.params.alignment == Alignment::bottom_right ? p.lk - p.lq : 0;
+  for (const Mask& m : a.params.masks) {
+    const Shape& strides = m.kind == MaskKind::additive ? m.values.strides() : m.flags.strides();
+    if (strides[2] != 0) p.masks_vary_by_row = true;
+  }
+
+  // Values are read in place when each row is whole vectors of contiguous floats.
+  const bool values_in_place = a.v.stride(3) == 1 && p.dv % kMaxLanes == 0;
+  const Index kv_items = p.batch * p.kv_heads;
+  const Index tile_items = kv_items * p.key_tiles;
+  storage.keys_t = allocate<float>(tile_items * p.d * kKeyTile);
+  storage.nonfinite = allocate<std::uint8_t>(tile_items);
+  if (!values_in_place) storage.values = allocate<float>(kv_items * p.lk * p.dv_pad);
+
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (Index item = 0; item < tile_items; ++item) {
+    const Index t = item % p.key_tiles;
+    const Index g = item / p.key_tiles % p.kv_heads;
+    const Index b = item / p.key_tiles / p.kv_heads;
+    const Index j0 = t * kKeyTile;
+    const Index width = std::min(kKeyTile, p.lk - j0);
+    pack_key_tile(a.k, b, g, t, p.d, storage.keys_t.get() + item * p.d * kKeyTile);
+    storage.nonfinite[static_cast<std::size_t>(item)] = has_nonfinite(a.v, b, g, j0, width) ? 1 : 0;
+    if (values_in_place) continue;
+    float* dst = storage.values.get() + ((b * p.kv_heads + g) * p.lk + j0) * p.dv_pad;
+    const float* src = a.v.data() + b * a.v.stride(0) + g * a.v.stride(1);
+    for (Index j = j0; j < j0 + width; ++j, dst += p.dv_pad)
+      for (Index c = 0; c < p.dv_pad; ++c)
+        dst[c] = c < p.dv ? src[j * a.v.stride(2) + c * a.v.stride(3)] : 0.0f;
+  }
+
+  p.keys_t = storage.keys_t.get();
+  p.tile_has_nonfinite_v = storage.nonfinite.get();
+  if (values_in_place) {
+    p.values = a.v.data();
+    p.v_batch = a.v.stride(0);
+    p.v_head = a.v.stride(1);
+    p.v_row = a.v.stride(2);
+  } else {
+    p.values = storage.values.get();
+    p.v_batch = p.kv_heads * p.lk * p.dv_pad;
+    p.v_head = p.lk * p.dv_pad;
+    p.v_row = p.dv_pad;
+  }
+  return p;
+}
+
+}  // namespace
+
+void attention_cpu(const AttentionArgs& args, const Context& ctx) {
+  const int threads = cpu_threads(ctx);
+  PlanStorage storage;
+  const AttentionPlan plan = make_plan(args, threads, storage);
+  const Index items = plan.batch * plan.heads * plan.query_tiles;
+
+#pragma omp parallel num_threads(threads)
+  {
+    // One tile scratch per thread, reused across its work items.
+    auto q = allocate<float>(kQueryTile * plan.d);
+    auto s = allocate<float>(kQueryTile * kKeyTile);
+    auto o = allocate<float>(kQueryTile * plan.dv_pad);
+    auto m = allocate<float>(kQueryTile);
+    auto l = allocate<float>(kQueryTile);
+    auto bias = allocate<float>(kQueryTile * kKeyTile);
+    std::fill(bias.get(), bias.get() + kQueryTile * kKeyTile, 0.0f);
+    cpu::TileScratch scratch{q.get(), s.get(), o.get(), m.get(), l.get(), bias.get()};
+    // Dynamic: causal and windowed tiles differ in cost.
+#pragma omp for schedule(dynamic)
+    for (Index item = 0; item < items; ++item) {
+      const Index t = item % plan.query_tiles;
+      const Index h = item / plan.query_tiles % plan.heads;
+      const Index b = item / plan.query_tiles / plan.heads;
+      cpu::attend_query_tile(plan, b, h, t, scratch);
+    }
+  }
+}
+
+int cpu_threads(const Context& ctx) { return ctx.threads > 0 ? ctx.threads : omp_get_max_threads(); }
+
+std::string_view cpu_simd_target() { return cpu::simd_target_name(); }
+
+}  // namespace mha

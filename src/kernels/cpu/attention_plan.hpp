@@ -1,0 +1,89 @@
+// What the driver (attention_cpu.cpp) prepares once per call and the SIMD tile code
+// (attention_tiles.cpp) reads: tile sizes, keys packed as Kᵀ per key tile, where the values are.
+//
+//   q: [B, Hq, Lq, D]   k: [B, Hkv, Lk, D]   v: [B, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "mha/kernels/attention.hpp"
+
+namespace mha::cpu {
+
+// Query rows per work item and keys per tile. A tile's working set (Kᵀ 64×128, V 128×64,
+// scores 64×128 floats: 96 KiB at D = 64) stays in L2.
+inline constexpr Index kQueryTile = 64;
+inline constexpr Index kKeyTile = 128;
+// Widest vector in floats (AVX-512): Dv and key tiles are padded to multiples of it, so every
+// compiled target sees whole vectors.
+inline constexpr Index kMaxLanes = 16;
+// The register block of the GEMM-like loops: rows of queries per block (scratch rows are padded
+// to a multiple of it).
+inline constexpr Index kRowBlock = 4;
+
+inline Index round_up(Index n, Index multiple) { return (n + multiple - 1) / multiple * multiple; }
+
+struct AttentionPlan {
+  const AttentionArgs* args = nullptr;
+  Index batch = 0, heads = 0, kv_heads = 0, group = 1;  // group = Hq / Hkv
+  Index lq = 0, lk = 0, d = 0, dv = 0;
+  Index dv_pad = 0;          // Dv rounded up to kMaxLanes
+  Index key_tiles = 0;       // ceil(Lk / kKeyTile)
+  Index query_tiles = 0;     // ceil(Lq / kQueryTile)
+  float scale = 1.0f;
+  Index pos_offset = 0;      // pos(i) = i + pos_offset (0 top-left, Lk − Lq bottom-right)
+  bool causal = false;
+  Index window_left = -1;
+  bool masks_vary_by_row = false;  // some mask has a nonzero stride along Lq
+
+  // Kᵀ per (b, g, key tile): D × kKeyTile floats, keys beyond Lk zero.
+  const float* keys_t = nullptr;
+  // Value row j of (b, g): values + b·v_batch + g·v_head + j·v_row, dv_pad readable floats.
+  const float* values = nullptr;
+  Index v_batch = 0, v_head = 0, v_row = 0;
+  // Per (b, g, key tile): 1 when a value in the tile is NaN or ±Inf, so the P·V loop must skip
+  // masked keys one by one instead of multiplying them by p = 0.
+  const std::uint8_t* tile_has_nonfinite_v = nullptr;
+
+  const float* key_tile(Index b, Index g, Index t) const {
+    return keys_t + ((b * kv_heads + g) * key_tiles + t) * d * kKeyTile;
+  }
+  const float* value_rows(Index b, Index g) const { return values + b * v_batch + g * v_head; }
+  bool nonfinite_values(Index b, Index g, Index t) const {
+    return tile_has_nonfinite_v[(b * kv_heads + g) * key_tiles + t] != 0;
+  }
+};
+
+// Keys [lo, hi) of a row that causality and the sliding window leave visible (hi may be ≤ lo).
+struct KeyRange {
+  Index lo, hi;
+};
+inline KeyRange visible_keys(const AttentionPlan& p, Index i) {
+  const Index pos = i + p.pos_offset;
+  const Index lo = p.window_left >= 0 ? pos - p.window_left : 0;
+  const Index hi = p.causal ? pos + 1 : p.lk;
+  return {lo < 0 ? 0 : lo, hi > p.lk ? p.lk : hi};
+}
+
+// bias[c] for keys j0 + c, c < width, of row (b, h, i): 0 = allowed, −∞ = blocked by some mask,
+// otherwise the sum of the additive terms (tile_masks.cpp).
+void mask_row_bias(std::span<const Mask> masks, Index b, Index h, Index i, Index j0, Index width,
+                   float* bias);
+
+// Per-thread scratch for one query tile, owned by the driver (attention_cpu.cpp).
+struct TileScratch {
+  float* q = nullptr;       // kQueryTile × D, rows beyond Lq zero
+  float* s = nullptr;       // kQueryTile × kKeyTile scores, then probabilities
+  float* o = nullptr;       // kQueryTile × dv_pad unnormalised output
+  float* m = nullptr;       // kQueryTile running row maxima
+  float* l = nullptr;       // kQueryTile running row sums
+  float* bias = nullptr;    // kQueryTile × kKeyTile mask terms
+};
+
+// SIMD entry points, compiled for every target and picked at run time (attention_tiles.cpp).
+// Computes out (and lse, and weights when asked) for query rows [t·kQueryTile, …) of (b, h).
+void attend_query_tile(const AttentionPlan& plan, Index b, Index h, Index t, TileScratch& scratch);
+const char* simd_target_name();
+
+}  // namespace mha::cpu
