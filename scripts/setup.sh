@@ -9,7 +9,26 @@ packages=(
   libdnnl-dev libhwy-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-torch python3-numpy
+  clang libclang-rt-14-dev libomp-dev
+  chromium
 )
+
+# The browser tests (tests/browser) drive Debian's Chromium through playwright-core from npm,
+# pinned in tests/browser/package-lock.json; no browser is downloaded. Node.js and npm come with
+# the machine; without them the tests are skipped (cmake says so).
+browser_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  wanted=$(node -p "require('$browser_dir/package-lock.json').packages['node_modules/playwright-core'].version")
+  have=$(node -p "try { require('$browser_dir/node_modules/playwright-core/package.json').version } catch { '' }")
+  if [ "$wanted" = "$have" ]; then
+    echo "setup: playwright-core $have present"
+  else
+    echo "setup: npm ci in tests/browser (playwright-core $wanted)"
+    (cd "$browser_dir" && npm ci --no-audit --no-fund --ignore-scripts)
+  fi
+else
+  echo "setup: node or npm not found; the browser tests will be skipped"
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -10,5 +10,7 @@ namespace mha::cli {
 void register_demo(CLI::App& app);
 void register_explain(CLI::App& app);
 void register_attend(CLI::App& app);
+void register_bench(CLI::App& app);
+void register_heads(CLI::App& app);
 
 }  // namespace mha::cli

@@ -10,9 +10,15 @@
 int main(int argc, char** argv) {
   CLI::App app{"mha: exact, fast, inspectable multi-head attention"};
   app.require_subcommand(1);
+  // Bad flags get the same single line as library errors (CLI11's default adds a second line).
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return fmt::format("mha: error: {} (see 'mha --help')\n", e.what());
+  });
   mha::cli::register_demo(app);
   mha::cli::register_explain(app);
   mha::cli::register_attend(app);
+  mha::cli::register_bench(app);
+  mha::cli::register_heads(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -52,11 +52,18 @@ U64 implied_bytes(const std::string& name, const RawTensorEntry& e, std::string_
     fail(Kind::Overflow, source, tensor + "shape " + raw_shape_str(e.shape) + " of " +
                                      std::string(dtype_name(e.dtype)) +
                                      " has more than 2^64 - 1 bits");
-  // mha::Shape extents are signed 64-bit (stricter than the reference's usize).
-  for (const U64 extent : e.shape)
-    if (extent > static_cast<U64>(std::numeric_limits<Index>::max()))
+  // mha::Shape extents are signed 64-bit and numel_of multiplies them left to right in that
+  // type, so every extent and every running product must stay ≤ 2^63 − 1 (stricter than the
+  // reference's usize: [2^62, 2, 0] holds no element but reaches 2^63 on the way). The running
+  // products are step 7's, which did not overflow 64 bits.
+  constexpr U64 kIndexMax = static_cast<U64>(std::numeric_limits<Index>::max());
+  U64 running = 1;
+  for (const U64 extent : e.shape) {
+    running *= extent;
+    if (extent > kIndexMax || running > kIndexMax)
       fail(Kind::Overflow, source, tensor + "shape " + raw_shape_str(e.shape) +
-                                       " has an extent above 2^63 - 1");
+                                       " has an extent or a running element count above 2^63 - 1");
+  }
   // Step 8: sub-byte dtypes (F4, F6_*) must fill whole bytes.
   if (*bits % 8 != 0)
     fail(Kind::MisalignedSlice, source,

@@ -4,9 +4,14 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/cpu/attention_cpu.hpp"
+#include "kernels/cpu/linear_onednn.hpp"
+#include "kernels/reference/attention_backward_reference.hpp"
 #include "kernels/reference/attention_reference.hpp"
 #include "kernels/reference/linear_reference.hpp"
+#include "mha/kernels/attention_backward.hpp"
 #include "mha/kernels/linear.hpp"
+#include "mha/kernels/linear_backward.hpp"
 
 namespace mha {
 namespace {
@@ -59,6 +64,35 @@ void validate(const AttentionArgs& a) {
   }
 }
 
+// The backward reads the forward's views, so the forward contract checks them; grad_out stands
+// where out stood, and each gradient must have the shape of what it differentiates.
+void validate_backward(const AttentionBackwardArgs& a) {
+  expect_rank(a.q.rank(), 4, "q", a.q.shape());
+  expect_rank(a.v.rank(), 4, "v", a.v.shape());
+  const Shape out_shape = {a.q.dim(0), a.q.dim(1), a.q.dim(2), a.v.dim(3)};
+  expect_shape(a.grad_out.shape(), out_shape, "grad_out");
+  validate({.q = a.q, .k = a.k, .v = a.v, .out = TensorView<float>(nullptr, out_shape),
+            .weights = {}, .lse = {}, .params = a.params});
+  if (!a.lse.defined()) throw_invalid("lse", "the forward's [B, Hq, Lq] log-sum-exp", "none");
+  expect_shape(a.lse.shape(), {a.q.dim(0), a.q.dim(1), a.q.dim(2)}, "lse");
+  expect_shape(a.grad_q.shape(), a.q.shape(), "grad_q");
+  expect_shape(a.grad_k.shape(), a.k.shape(), "grad_k");
+  expect_shape(a.grad_v.shape(), a.v.shape(), "grad_v");
+  if (!a.grad_out.defined() || !a.grad_q.defined() || !a.grad_k.defined() || !a.grad_v.defined())
+    throw_invalid("grad_out, grad_q, grad_k, grad_v", "views with data", "a null view");
+  if (!(a.dropout.rate >= 0.0 && a.dropout.rate < 1.0))
+    throw_invalid("dropout rate", "a probability in [0, 1)", std::to_string(a.dropout.rate));
+}
+
+void validate_linear_backward(const LinearBackwardArgs& a) {
+  expect_rank(a.grad_y.rank(), 3, "grad_y", a.grad_y.shape());
+  validate_linear({.x = a.x, .weight = a.weight, .bias = {},
+                   .y = TensorView<float>(nullptr, a.grad_y.shape())});
+  if (a.grad_x.defined()) expect_shape(a.grad_x.shape(), a.x.shape(), "grad_x");
+  if (a.grad_weight.defined()) expect_shape(a.grad_weight.shape(), a.weight.shape(), "grad_weight");
+  if (a.grad_bias.defined()) expect_shape(a.grad_bias.shape(), {a.weight.dim(0)}, "grad_bias");
+}
+
 }  // namespace
 
 std::string_view kernel_name(KernelKind kind) {
@@ -75,10 +109,12 @@ KernelKind parse_kernel(std::string_view text, std::string_view argument) {
   throw_invalid(std::string(argument), "one of ref, cpu", "'" + std::string(text) + "'");
 }
 
-bool kernel_available(KernelKind kind) { return kind == KernelKind::reference; }
+bool kernel_available(KernelKind kind) {
+  return kind == KernelKind::reference || kind == KernelKind::cpu;
+}
 
 [[noreturn]] void throw_unavailable(KernelKind kind) {
-  throw_invalid("kernel", "a kernel compiled into this build (reference)",
+  throw_invalid("kernel", "a kernel compiled into this build (reference, cpu)",
                 "'" + std::string(kernel_name(kind)) + "'");
 }
 
@@ -86,7 +122,7 @@ void attention(const AttentionArgs& args, const Context& ctx) {
   validate(args);
   switch (ctx.kernel) {
     case KernelKind::reference: return attention_reference(args);
-    case KernelKind::cpu: break;
+    case KernelKind::cpu: return attention_cpu(args, ctx);
   }
   throw_unavailable(ctx.kernel);
 }
@@ -95,7 +131,26 @@ void linear(const LinearArgs& args, const Context& ctx) {
   validate_linear(args);
   switch (ctx.kernel) {
     case KernelKind::reference: return linear_reference(args);
-    case KernelKind::cpu: break;
+    case KernelKind::cpu: return linear_onednn(args, ctx);
+  }
+  throw_unavailable(ctx.kernel);
+}
+
+// No fast backward kernels yet: every kind runs the float64 reference.
+void attention_backward(const AttentionBackwardArgs& args, const Context& ctx) {
+  validate_backward(args);
+  switch (ctx.kernel) {
+    case KernelKind::reference:
+    case KernelKind::cpu: return attention_backward_reference(args);
+  }
+  throw_unavailable(ctx.kernel);
+}
+
+void linear_backward(const LinearBackwardArgs& args, const Context& ctx) {
+  validate_linear_backward(args);
+  switch (ctx.kernel) {
+    case KernelKind::reference:
+    case KernelKind::cpu: return linear_backward_reference(args);
   }
   throw_unavailable(ctx.kernel);
 }

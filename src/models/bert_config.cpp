@@ -126,6 +126,10 @@ BertConfig parse_bert_config(std::string_view json_text) {
     config = json::parse(json_text);
   } catch (const json::parse_error& e) {
     throw_invalid("config.json", "valid JSON", std::string("a syntax error (") + e.what() + ")");
+  } catch (const json::exception& e) {
+    // Well-formed JSON that nlohmann still refuses, e.g. 1e400 (out_of_range: beyond a double).
+    throw_invalid("config.json", "valid JSON",
+                  std::string("an unrepresentable value (") + e.what() + ")");
   }
   if (!config.is_object()) throw_invalid("config.json", "a JSON object", describe(config));
   reject_unsupported(config);

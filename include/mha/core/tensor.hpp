@@ -145,10 +145,11 @@ class Tensor {
   template <class F>
   static void for_each_index(std::span<const Index> shape, F&& visit) {
     const Index count = numel_of(shape);
+    if (count == 0) return;
     Shape idx(shape.size(), 0);
     for (Index n = 0; n < count; ++n) {
       visit(std::span<const Index>(idx));
-      for (std::size_t d = idx.size(); d-- > 0;) {
+      for (std::size_t d = idx.size(); d-- > 0;) {  // odometer step, last dimension fastest
         if (++idx[d] < shape[d]) break;
         idx[d] = 0;
       }

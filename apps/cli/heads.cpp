@@ -1,0 +1,251 @@
+// mha heads — every head of a BERT checkpoint on a sentence of your own.
+//
+//   tokens  = WordPiece(--text) with the folder's vocab.txt: [CLS] … [SEP]
+//   weights = the encoder's per-head attention, [H, L, L] for each of the N layers
+//
+// Prints one heat map per head of --layer (1-based, default the last), then, for --focus, what
+// each head of that layer does from the focus token (top key, margin, entropy), and, for
+// --target, the heads ranked by attention from the focus token to the target token. --json
+// writes every layer's weights; --html writes the interactive offline head view, with queries
+// and keys recomputed from each layer's input so the page can show q·k, the scaled score and the
+// softmax.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "cli_options.hpp"
+#include "commands.hpp"
+#include "mha/io/wordpiece.hpp"
+#include "mha/models/bert.hpp"
+#include "mha/viz/attention_links.hpp"
+#include "mha/viz/head_analysis.hpp"
+#include "mha/viz/head_view_html.hpp"
+#include "mha/viz/heatmap.hpp"
+#include "mha/viz/query_key.hpp"
+
+namespace mha::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct HeadsArgs {
+  std::string model, text, focus, target, html, json, kernel, color;
+  Index layer = 0;  // 1-based; 0 = the last layer
+};
+
+// What the encoder produced for one sentence.
+struct EncodedSentence {
+  std::vector<std::string> tokens;
+  std::vector<std::int64_t> ids;
+  std::vector<Tensor<>> attention;  // per layer [H, L, L]
+  BertOutput output;
+};
+
+EncodedSentence encode(const BertModel& model, const WordPieceTokenizer& tokenizer,
+                       const std::string& text, const Context& ctx) {
+  const WordPieceTokenizer::Encoding encoding = tokenizer.encode(text);
+  const auto length = static_cast<Index>(encoding.ids.size());
+  const Index limit = model.config().max_position_embeddings;
+  if (length > limit)
+    throw_invalid("--text", "at most " + std::to_string(limit) + " tokens with [CLS] and [SEP] (the model's max_position_embeddings)",
+                  std::to_string(length) + " tokens");
+  Tensor<std::int64_t> ids({1, length}), types({1, length});
+  std::copy(encoding.ids.begin(), encoding.ids.end(), ids.data());
+  std::copy(encoding.token_type_ids.begin(), encoding.token_type_ids.end(), types.data());
+  EncodedSentence out{.tokens = encoding.tokens, .ids = encoding.ids, .attention = {}, .output = {}};
+  out.output = model.forward({.input_ids = ids.view(), .token_type_ids = types.view()}, {}, ctx);
+  const Index heads = model.config().num_attention_heads;
+  for (const Tensor<>& weights : out.output.attentions)
+    out.attention.push_back(Tensor<>::copy_of(weights.view_as({heads, length, length})));
+  return out;
+}
+
+// "saw #3": the token and its position, so that a repeated word is unambiguous.
+std::string token_name(const std::vector<std::string>& tokens, Index index) {
+  return fmt::format("{} #{}", tokens[static_cast<std::size_t>(index)], index);
+}
+
+void print_heatmaps(const EncodedSentence& s, Index layer, viz::ColorMode color) {
+  const Tensor<>& weights = s.attention[static_cast<std::size_t>(layer - 1)];
+  const Index heads = weights.dim(0), length = weights.dim(1);
+  for (Index h = 0; h < heads; ++h) {
+    const TensorView<const float> table{weights.data() + h * length * length, {length, length}};
+    std::vector<std::string> notes;
+    for (const viz::AttentionLink& link : viz::strongest_links(table))
+      notes.push_back(fmt::format("→ {} {:.2f}", token_name(s.tokens, link.key), link.weight));
+    fmt::print("layer {} head {} of {}\n{}\n", layer, h + 1, heads,
+               viz::render_heatmap(table, s.tokens, s.tokens, notes, {.color = color, .legend = false}));
+  }
+}
+
+nlohmann::json print_focus(const EncodedSentence& s, Index layer, Index focus) {
+  const Tensor<>& weights = s.attention[static_cast<std::size_t>(layer - 1)];
+  const std::vector<viz::HeadFocus> heads = viz::analyze_focus(weights.view(), focus);
+  fmt::print("focus {} in layer {}: entropy in nats (0 = one key, ln {} = {:.2f} = uniform)\n",
+             token_name(s.tokens, focus), layer, s.tokens.size(), std::log(double(s.tokens.size())));
+  fmt::print("  {:>4}  {:<18}{:>8}{:>8}{:>14}{:>14}\n", "head", "top key", "weight", "margin",
+             "entropy (row)", "entropy (all)");
+  nlohmann::json rows = nlohmann::json::array();
+  for (const viz::HeadFocus& h : heads) {
+    fmt::print("  {:>4}  {:<18}{:>8.3f}{:>8.3f}{:>14.3f}{:>14.3f}\n", h.head + 1,
+               viz::fit_to_width(token_name(s.tokens, h.top_key), 17), h.top_weight, h.margin,
+               h.focus_entropy, h.mean_entropy);
+    rows.push_back({{"head_index", h.head},
+                    {"top_key_index", h.top_key},
+                    {"top_key", s.tokens[static_cast<std::size_t>(h.top_key)]},
+                    {"weight", h.top_weight},
+                    {"margin", h.margin},
+                    {"focus_row_entropy", h.focus_entropy},
+                    {"mean_entropy", h.mean_entropy}});
+  }
+  return rows;
+}
+
+nlohmann::json print_target(const EncodedSentence& s, Index layer, Index focus, Index target) {
+  const Tensor<>& weights = s.attention[static_cast<std::size_t>(layer - 1)];
+  fmt::print("heads of layer {} ranked by attention from {} to {}\n", layer, token_name(s.tokens, focus),
+             token_name(s.tokens, target));
+  fmt::print("  {:>4}  {:>4}  {:>8}  {}\n", "rank", "head", "weight", "place in the focus row");
+  nlohmann::json rows = nlohmann::json::array();
+  Index rank = 0;
+  for (const viz::HeadTargetWeight& h : viz::rank_heads_by_target(weights.view(), focus, target)) {
+    fmt::print("  {:>4}  {:>4}  {:>8.3f}  {}\n", ++rank, h.head + 1, h.weight,
+               h.rank_in_row == 1 ? std::string("top key") : fmt::format("#{} strongest", h.rank_in_row));
+    rows.push_back({{"head_index", h.head}, {"weight", h.weight}, {"rank_in_row", h.rank_in_row}});
+  }
+  return rows;
+}
+
+// [layer][head][query][key] as nested arrays.
+nlohmann::json attention_json(const std::vector<Tensor<>>& layers) {
+  nlohmann::json all = nlohmann::json::array();
+  for (const Tensor<>& weights : layers) {
+    nlohmann::json heads = nlohmann::json::array();
+    const Index length = weights.dim(2);
+    for (Index h = 0; h < weights.dim(0); ++h) {
+      nlohmann::json rows = nlohmann::json::array();
+      for (Index i = 0; i < weights.dim(1); ++i) {
+        const float* row = weights.data() + (h * weights.dim(1) + i) * length;
+        rows.push_back(std::vector<float>(row, row + length));
+      }
+      heads.push_back(std::move(rows));
+    }
+    all.push_back(std::move(heads));
+  }
+  return all;
+}
+
+std::ofstream open_output(const std::string& path, const std::string& option) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw_invalid(option, "a file that can be written", "'" + path + "'");
+  return out;
+}
+
+void write_html(const HeadsArgs& args, const BertModel& model, const EncodedSentence& s, const Context& ctx) {
+  viz::HeadViewData view{.title = fmt::format("“{}” — {}", args.text, fs::path(args.model).filename().string()),
+                         .tokens = s.tokens,
+                         .attention = s.attention,
+                         .query_key = {}};
+  const auto length = static_cast<Index>(s.tokens.size());
+  const Index e = model.config().hidden_size;
+  // Layer n's input is hidden_states[n]: the embeddings' output for n = 0, else layer n's output.
+  for (std::size_t n = 0; n < model.layers().size(); ++n)
+    view.query_key.push_back(viz::project_query_key(
+        model.layers()[n].attention, s.output.hidden_states[n].view_as({length, e}), ctx));
+  std::ofstream out = open_output(args.html, "--html");
+  viz::write_head_view_html(view, out);
+}
+
+void run_heads(const HeadsArgs& args) {
+  if (!args.target.empty() && args.focus.empty())
+    throw_invalid("--target", "--focus as well (heads are ranked by attention from the focus token)",
+                  "--target alone");
+  if (!fs::is_directory(args.model))
+    throw_invalid("--model", "a folder with config.json, vocab.txt and model.safetensors",
+                  "'" + args.model + "' (no such folder)");
+  const Context ctx{.kernel = resolve_kernel(args.kernel)};
+  const viz::ColorMode color = resolve_color(args.color);
+  const BertModel model = BertModel::load(args.model);
+  const WordPieceTokenizer tokenizer = WordPieceTokenizer::from_folder(args.model);
+  const BertConfig& config = model.config();
+  const Index layers = config.num_hidden_layers;
+  const Index layer = args.layer == 0 ? layers : args.layer;
+  if (layer < 1 || layer > layers)
+    throw_invalid("--layer", "a layer in [1, " + std::to_string(layers) + "]", std::to_string(args.layer));
+
+  const EncodedSentence s = encode(model, tokenizer, args.text, ctx);
+  // Resolve the words before printing anything, so a typo fails with a single line.
+  const Index focus = args.focus.empty() ? -1 : viz::find_token(s.tokens, args.focus, "--focus");
+  const Index target = args.target.empty() ? -1 : viz::find_token(s.tokens, args.target, "--target");
+
+  fmt::print("model: {} ({} layers × {} heads, hidden size {}, head size {})\n", args.model, layers,
+             config.num_attention_heads, config.hidden_size, config.head_dim());
+  std::string listing;
+  for (std::size_t i = 0; i < s.tokens.size(); ++i) listing += fmt::format(" {}:{}", i, s.tokens[i]);
+  fmt::print("tokens ({}):{}\n\n", s.tokens.size(), listing);
+  print_heatmaps(s, layer, color);
+
+  nlohmann::json analysis;
+  if (focus >= 0) {
+    analysis = {{"layer_index", layer - 1},
+                {"focus_index", focus},
+                {"focus", s.tokens[static_cast<std::size_t>(focus)]},
+                {"entropy_unit", "nats"},
+                {"heads", print_focus(s, layer, focus)}};
+    if (target >= 0) {
+      fmt::print("\n");
+      analysis["target_index"] = target;
+      analysis["target"] = s.tokens[static_cast<std::size_t>(target)];
+      analysis["ranking"] = print_target(s, layer, focus, target);
+    }
+  }
+  if (!args.json.empty()) {
+    const nlohmann::json j = {
+        {"model", args.model},
+        {"text", args.text},
+        {"tokens", s.tokens},
+        {"token_ids", s.ids},
+        {"config", {{"num_hidden_layers", layers},
+                    {"num_attention_heads", config.num_attention_heads},
+                    {"hidden_size", config.hidden_size},
+                    {"head_dim", config.head_dim()},
+                    {"max_position_embeddings", config.max_position_embeddings}}},
+        {"attention", attention_json(s.attention)},
+        {"analysis", analysis},
+    };
+    open_output(args.json, "--json") << j.dump() << '\n';
+    fmt::print("wrote {}\n", args.json);
+  }
+  if (!args.html.empty()) {
+    write_html(args, model, s, ctx);
+    fmt::print("wrote {}\n", args.html);
+  }
+}
+
+}  // namespace
+
+void register_heads(CLI::App& app) {
+  auto args = std::make_shared<HeadsArgs>();
+  CLI::App* heads = app.add_subcommand("heads", "every attention head of a BERT checkpoint on your sentence");
+  heads->add_option("--model", args->model,
+                    "Hugging Face BERT folder: config.json, vocab.txt, model.safetensors")
+      ->required();
+  heads->add_option("--text", args->text, "the sentence (WordPiece-tokenized, [CLS] … [SEP] added)")->required();
+  heads->add_option("--layer", args->layer, "layer whose heads are printed, 1 … N (default: the last)");
+  heads->add_option("--focus", args->focus, "token to analyse (first match, or #N for position N)");
+  heads->add_option("--target", args->target, "rank the heads by attention from --focus to this token");
+  heads->add_option("--html", args->html, "write the interactive offline head view to this file");
+  heads->add_option("--json", args->json, "write tokens and every layer's per-head weights to this file");
+  add_kernel_option(*heads, args->kernel);
+  add_color_option(*heads, args->color);
+  heads->callback([args] { run_heads(*args); });
+}
+
+}  // namespace mha::cli

@@ -1,0 +1,70 @@
+// Training a MultiHeadAttention: a forward pass that keeps what the backward pass needs, and
+// the backward pass, giving the gradient of every weight and bias and of the three inputs.
+//
+// What is saved is O(N) per head — the inputs, the projected q, k, v, the concatenated head
+// outputs and each query row's log-sum-exp — never the N×N probabilities, which the backward
+// recomputes from the log-sum-exp (mha/kernels/attention_backward.hpp).
+//
+// Backward, with the forward written as X_q·W_Qᵀ + b_Q → attention → concat·W_Oᵀ + b_O:
+//   dW_O = dYᵀ·concat, db_O = Σ dY, d concat = dY·W_O
+//   attention backward → dq, dk, dv (dk, dv over the S' keys, bias_kv / zero_attn included)
+//   d bias_k = Σ_b dk[b, S], d bias_v = Σ_b dv[b, S]   (the zero_attn key has no parameters)
+//   dW_Q = dqᵀ·X_q, db_Q = Σ dq, dX_q = dq·W_Q          (likewise K and V)
+#pragma once
+
+#include <memory>
+
+#include "mha/core/context.hpp"
+#include "mha/core/tensor.hpp"
+#include "mha/kernels/attention.hpp"
+#include "mha/kernels/attention_backward.hpp"
+#include "mha/layers/multi_head_attention.hpp"
+
+namespace mha {
+
+class MaskStorage;  // the mask copies a call owns (internal)
+
+// What forward_for_training keeps; copies share the (immutable) mask storage.
+struct MhaSaved {
+  Tensor<> output;                            // the forward's output, in the query's layout
+  Shape query_shape, key_shape, value_shape;  // the caller's input shapes
+  bool batch_first = false;
+  Tensor<> query, key, value;  // the inputs, batch first: [B, L, E], [B, S, kdim], [B, S, vdim]
+  Tensor<> q, k, v;            // projected: [B, L, E], [B, S', Hkv·D], [B, S', Hkv·D]
+  Tensor<> concat;             // the heads' outputs before out_proj: [B, L, E]
+  Tensor<> lse;                // [B, H, L]
+  AttentionParams params;      // its masks read copies owned by mask_storage
+  AttentionDropout dropout;
+  std::shared_ptr<const MaskStorage> mask_storage;
+};
+
+// dL/d(everything the layer reads): the weight gradients have the names and shapes of
+// MhaWeights (defined exactly where the layer's weight is), plus the inputs' gradients in the
+// caller's layout. When one tensor was passed as query, key and value (self-attention), its
+// gradient is d_query + d_key + d_value.
+struct MhaGradients {
+  Tensor<> in_proj_weight;
+  Tensor<> q_proj_weight;
+  Tensor<> k_proj_weight;
+  Tensor<> v_proj_weight;
+  Tensor<> in_proj_bias;
+  Tensor<> out_proj_weight;
+  Tensor<> out_proj_bias;
+  Tensor<> bias_k;
+  Tensor<> bias_v;
+  Tensor<> d_query, d_key, d_value;
+};
+
+// MultiHeadAttention::forward, with the same options (need_weights must be false), plus
+// attention dropout on the probabilities, keeping what backward needs.
+MhaSaved forward_for_training(const MultiHeadAttention& layer, TensorView<const float> query,
+                              TensorView<const float> key, TensorView<const float> value,
+                              const MhaOptions& options = {}, const AttentionDropout& dropout = {},
+                              const Context& ctx = {});
+
+// The gradients for dL/d output = grad_output (the output's shape). `layer` must be the one
+// `saved` came from.
+MhaGradients backward(const MultiHeadAttention& layer, const MhaSaved& saved,
+                      TensorView<const float> grad_output, const Context& ctx = {});
+
+}  // namespace mha
