@@ -8,39 +8,9 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/reference/key_visibility.hpp"
+
 namespace mha {
-namespace {
-
-// Position of query row i on the key axis (see Alignment).
-Index query_position(const AttentionParams& p, Index i, Index lq, Index lk) {
-  return p.alignment == Alignment::top_left ? i : i + lk - lq;
-}
-
-// Step 1: is key j visible from query i? Adds the additive mask terms to `score` on the way.
-bool key_allowed(const AttentionParams& p, Index b, Index h, Index i, Index j, Index pos,
-                 double& score) {
-  if (p.causal && j > pos) return false;
-  if (p.window_left >= 0 && j < pos - p.window_left) return false;
-  for (const Mask& m : p.masks) {
-    switch (m.kind) {
-      case MaskKind::block:
-        if (m.flags(b, h, i, j) != 0) return false;
-        break;
-      case MaskKind::keep:
-        if (m.flags(b, h, i, j) == 0) return false;
-        break;
-      case MaskKind::additive: {
-        const double add = m.values(b, h, i, j);
-        if (add == -std::numeric_limits<double>::infinity()) return false;
-        score += add;
-        break;
-      }
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 void attention_reference(const AttentionArgs& a) {
   const AttentionParams& p = a.params;
@@ -53,7 +23,7 @@ void attention_reference(const AttentionArgs& a) {
     for (Index h = 0; h < heads; ++h) {
       const Index g = h / group;  // the kv head this query head shares (GQA)
       for (Index i = 0; i < lq; ++i) {
-        const Index pos = query_position(p, i, lq, lk);
+        const Index pos = reference::query_position(p, i, lq, lk);
         // Step 1: s_ij = scale · Σ_d q_id k_jd + additive masks, for allowed keys; m_i = max_j s_ij.
         double row_max = -std::numeric_limits<double>::infinity();
         bool any_allowed = false;
@@ -62,7 +32,7 @@ void attention_reference(const AttentionArgs& a) {
           for (Index c = 0; c < d; ++c)
             dot += static_cast<double>(a.q(b, h, i, c)) * static_cast<double>(a.k(b, g, j, c));
           double s = p.scale * dot;
-          const bool ok = key_allowed(p, b, h, i, j, pos, s);
+          const bool ok = reference::key_allowed(p, b, h, i, j, pos, s);
           allowed[static_cast<std::size_t>(j)] = ok;
           score[static_cast<std::size_t>(j)] = s;
           if (ok) {

@@ -1,6 +1,6 @@
 // Which keys a query row may attend to, and the additive mask terms of its scores, as the
-// attention contract (mha/kernels/attention.hpp) defines them. Used by the backward reference
-// and the dropout forward, which recompute the scores of the forward pass row by row.
+// attention contract (mha/kernels/attention.hpp) defines them. Shared by the forward and backward
+// references and the dropout forward, so all of them see exactly the same keys.
 #pragma once
 
 #include <limits>
