@@ -24,7 +24,64 @@ Tensor<T> pad_last_dim(TensorView<const T> src, Index padded, T fill) {
   return out;
 }
 
+const Shape& mask_strides(const Mask& m) {
+  return m.kind == MaskKind::additive ? m.values.strides() : m.flags.strides();
+}
+
+// The caller's mask, copied into `storage` when the plan asks, padded to kv_len key columns.
+Mask prepared(const Mask& user, const MaskPlan& plan, MaskStorage& storage) {
+  Mask m = user;
+  if (plan.copy_masks) {
+    if (m.kind == MaskKind::additive)
+      m.values = storage.keep_alive(Tensor<float>::copy_of(user.values));
+    else
+      m.flags = storage.keep_alive(Tensor<std::uint8_t>::copy_of(user.flags));
+  }
+  return plan.kv_len > plan.src_len ? pad_key_columns(m, plan.kv_len, storage) : m;
+}
+
 }  // namespace
+
+Mask kernel_key_padding(const Mask& user, const MaskPlan& p, MaskStorage& storage) {
+  const Shape expected = p.unbatched ? Shape{p.src_len} : Shape{p.batch, p.src_len};
+  if (user.shape() != expected)
+    throw_invalid("key_padding_mask", "shape " + shape_str(expected), shape_str(user.shape()));
+  const Mask m = prepared(user, p, storage);
+  const Shape& st = mask_strides(m);
+  return with_layout(m, {p.batch, p.heads, p.len, p.kv_len},
+                     {p.unbatched ? 0 : st[0], 0, 0, st.back()});
+}
+
+Mask kernel_attn_mask(const Mask& user, const MaskPlan& p, MaskStorage& storage) {
+  const Shape two_d = {p.len, p.src_len};
+  const Shape three_d = {p.unbatched ? p.heads : p.batch * p.heads, p.len, p.src_len};
+  if (user.shape() != two_d && user.shape() != three_d)
+    throw_invalid("attn_mask",
+                  "shape " + shape_str(two_d) + " or " + shape_str(three_d) +
+                      (p.unbatched ? " (L, S) or (H, L, S)" : " (L, S) or (B·H, L, S)"),
+                  shape_str(user.shape()));
+  const Mask m = prepared(user, p, storage);
+  const Shape& st = mask_strides(m);
+  const Shape shape = {p.batch, p.heads, p.len, p.kv_len};
+  if (m.shape().size() == 2) return with_layout(m, shape, {0, 0, st[0], st[1]});
+  return with_layout(m, shape, {p.heads * st[0], st[0], st[1], st[2]});
+}
+
+Mask causal_mask_with_appended_keys(bool is_causal, Alignment alignment, Index window_left,
+                                    const MaskPlan& p, MaskStorage& storage) {
+  Tensor<std::uint8_t> block({p.len, p.kv_len});
+  for (Index i = 0; i < p.len; ++i) {
+    const Index pos = alignment == Alignment::top_left ? i : i + p.src_len - p.len;
+    for (Index j = 0; j < p.src_len; ++j) {
+      const bool after = is_causal && j > pos;
+      const bool outside_window = window_left >= 0 && j < pos - window_left;
+      block(i, j) = after || outside_window ? 1 : 0;
+    }
+  }
+  const TensorView<const std::uint8_t> flags = storage.keep_alive(std::move(block));
+  return block_mask(TensorView<const std::uint8_t>(
+      flags.data(), {p.batch, p.heads, p.len, p.kv_len}, {0, 0, p.kv_len, 1}));
+}
 
 Mask with_layout(const Mask& mask, Shape shape, Shape strides) {
   Mask out = mask;

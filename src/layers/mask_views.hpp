@@ -29,6 +29,24 @@ Mask with_layout(const Mask& mask, Shape shape, Shape strides);
 // add_bias_kv and add_zero_attn are never masked.
 Mask pad_key_columns(const Mask& mask, Index padded_columns, MaskStorage& storage);
 
+// The kernel masks of one MultiHeadAttention call. kv_len counts the appended bias_kv /
+// zero_attn keys (kv_len − src_len of them).
+struct MaskPlan {
+  Index batch, heads, len, src_len, kv_len;
+  bool unbatched;
+  // Copy the caller's masks into the storage (training keeps them past the caller's lifetime).
+  bool copy_masks = false;
+};
+
+// key_padding_mask (B, S) or (S) unbatched → [B, H, L, S'].
+Mask kernel_key_padding(const Mask& user, const MaskPlan& plan, MaskStorage& storage);
+// attn_mask (L, S) or (B·H, L, S) ((H, L, S) unbatched) → [B, H, L, S'].
+Mask kernel_attn_mask(const Mask& user, const MaskPlan& plan, MaskStorage& storage);
+// Causality and the sliding window over the S real keys only: PyTorch's appended bias_kv /
+// zero_attn keys stay visible to every query, so with them the rule becomes an explicit mask.
+Mask causal_mask_with_appended_keys(bool is_causal, Alignment alignment, Index window_left,
+                                    const MaskPlan& plan, MaskStorage& storage);
+
 // Broadcasts a mask to `target` by PyTorch's rules (align trailing dimensions; extent 1 or a
 // missing dimension repeats via stride 0). Throws mha::Error naming `name` otherwise.
 Mask broadcast_mask(const Mask& mask, const Shape& target, const std::string& name);

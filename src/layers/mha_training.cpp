@@ -21,67 +21,6 @@ using mha_views::heads;
 using mha_views::rows;
 using mha_views::slice;
 
-struct MaskPlan {
-  Index batch, heads, len, src_len, kv_len;
-  bool unbatched;
-};
-
-// A contiguous copy of a caller's mask, owned by `storage`.
-Mask owned_copy(const Mask& user, MaskStorage& storage) {
-  Mask m = user;
-  if (m.kind == MaskKind::additive)
-    m.values = storage.keep_alive(Tensor<float>::copy_of(user.values));
-  else
-    m.flags = storage.keep_alive(Tensor<std::uint8_t>::copy_of(user.flags));
-  return m;
-}
-
-const Shape& mask_strides(const Mask& m) {
-  return m.kind == MaskKind::additive ? m.values.strides() : m.flags.strides();
-}
-
-// key_padding_mask (B, S) or (S) → [B, H, L, S'].
-Mask kernel_key_padding(const Mask& user, const MaskPlan& p, MaskStorage& storage) {
-  const Shape expected = p.unbatched ? Shape{p.src_len} : Shape{p.batch, p.src_len};
-  if (user.shape() != expected)
-    throw_invalid("key_padding_mask", "shape " + shape_str(expected), shape_str(user.shape()));
-  const Mask m = pad_key_columns(owned_copy(user, storage), p.kv_len, storage);
-  const Shape& st = mask_strides(m);
-  return with_layout(m, {p.batch, p.heads, p.len, p.kv_len},
-                     {p.unbatched ? 0 : st[0], 0, 0, st.back()});
-}
-
-// attn_mask (L, S) or (B·H, L, S) ((H, L, S) unbatched) → [B, H, L, S'].
-Mask kernel_attn_mask(const Mask& user, const MaskPlan& p, MaskStorage& storage) {
-  const Shape two_d = {p.len, p.src_len};
-  const Shape three_d = {p.unbatched ? p.heads : p.batch * p.heads, p.len, p.src_len};
-  if (user.shape() != two_d && user.shape() != three_d)
-    throw_invalid("attn_mask", "shape " + shape_str(two_d) + " or " + shape_str(three_d),
-                  shape_str(user.shape()));
-  const Mask m = pad_key_columns(owned_copy(user, storage), p.kv_len, storage);
-  const Shape& st = mask_strides(m);
-  const Shape shape = {p.batch, p.heads, p.len, p.kv_len};
-  if (m.shape().size() == 2) return with_layout(m, shape, {0, 0, st[0], st[1]});
-  return with_layout(m, shape, {p.heads * st[0], st[0], st[1], st[2]});
-}
-
-// Causality and the window over the S real keys only: the appended bias_kv / zero_attn keys stay
-// visible to every query (PyTorch's rule), so with them causality becomes an explicit mask.
-Mask causal_mask_with_appended_keys(const MhaOptions& o, const MaskPlan& p, MaskStorage& storage) {
-  Tensor<std::uint8_t> block({p.len, p.kv_len});
-  for (Index i = 0; i < p.len; ++i) {
-    const Index pos = o.causal_alignment == Alignment::top_left ? i : i + p.src_len - p.len;
-    for (Index j = 0; j < p.src_len; ++j) {
-      const bool after = o.is_causal && j > pos;
-      const bool outside_window = o.window_left >= 0 && j < pos - o.window_left;
-      block(i, j) = after || outside_window ? 1 : 0;
-    }
-  }
-  const TensorView<const std::uint8_t> flags = storage.keep_alive(std::move(block));
-  return block_mask(TensorView<const std::uint8_t>(
-      flags.data(), {p.batch, p.heads, p.len, p.kv_len}, {0, 0, p.kv_len, 1}));
-}
-
 void check_input(TensorView<const float> x, const std::string& name, Index rank, Index width) {
   if (x.rank() != rank)
     throw_invalid(name, "rank " + std::to_string(rank) + " (like query)", shape_str(x.shape()));
@@ -159,13 +98,14 @@ MhaSaved forward_for_training(const MultiHeadAttention& layer, TensorView<const 
   AttentionParams& params = s.params;
   params.scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(d)));
   params.alignment = options.causal_alignment;
-  const MaskPlan plan{batch, h, len, src_len, kv_len, query.rank() == 2};
+  const MaskPlan plan{batch, h, len, src_len, kv_len, query.rank() == 2, /*copy_masks=*/true};
   if (options.key_padding_mask)
     params.masks.push_back(kernel_key_padding(*options.key_padding_mask, plan, *storage));
   if (options.attn_mask)
     params.masks.push_back(kernel_attn_mask(*options.attn_mask, plan, *storage));
   if (kv_len > src_len && (options.is_causal || options.window_left >= 0)) {
-    params.masks.push_back(causal_mask_with_appended_keys(options, plan, *storage));
+    params.masks.push_back(causal_mask_with_appended_keys(
+        options.is_causal, options.causal_alignment, options.window_left, plan, *storage));
   } else {
     params.causal = options.is_causal;
     params.window_left = options.window_left;

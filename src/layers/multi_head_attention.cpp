@@ -53,56 +53,6 @@ void check_input(TensorView<const float> x, const std::string& name, Index rank,
   if (!x.defined() && x.numel() > 0) throw_invalid(name, "data", "a null pointer");
 }
 
-// Kernel masks for one forward call. kv_len counts the appended bias_kv / zero_attn keys.
-struct MaskPlan {
-  Index batch, heads, len, src_len, kv_len;
-  bool unbatched;
-};
-
-Mask kernel_key_padding(const Mask& user, const MaskPlan& p, MaskStorage& storage) {
-  const Shape expected = p.unbatched ? Shape{p.src_len} : Shape{p.batch, p.src_len};
-  if (user.shape() != expected)
-    throw_invalid("key_padding_mask", "shape " + shape_str(expected), shape_str(user.shape()));
-  Mask m = p.kv_len > p.src_len ? pad_key_columns(user, p.kv_len, storage) : user;
-  const Shape& st = m.kind == MaskKind::additive ? m.values.strides() : m.flags.strides();
-  const Index batch_stride = p.unbatched ? 0 : st[0];
-  return with_layout(m, {p.batch, p.heads, p.len, p.kv_len}, {batch_stride, 0, 0, st.back()});
-}
-
-Mask kernel_attn_mask(const Mask& user, const MaskPlan& p, MaskStorage& storage) {
-  const Shape two_d = {p.len, p.src_len};
-  const Shape three_d = {p.unbatched ? p.heads : p.batch * p.heads, p.len, p.src_len};
-  if (user.shape() != two_d && user.shape() != three_d)
-    throw_invalid("attn_mask",
-                  "shape " + shape_str(two_d) + " or " + shape_str(three_d) +
-                      (p.unbatched ? " (L, S) or (H, L, S)" : " (L, S) or (B·H, L, S)"),
-                  shape_str(user.shape()));
-  Mask m = p.kv_len > p.src_len ? pad_key_columns(user, p.kv_len, storage) : user;
-  const Shape& st = m.kind == MaskKind::additive ? m.values.strides() : m.flags.strides();
-  const Shape shape = {p.batch, p.heads, p.len, p.kv_len};
-  if (m.shape().size() == 2) return with_layout(m, shape, {0, 0, st[0], st[1]});
-  return with_layout(m, shape, {p.heads * st[0], st[0], st[1], st[2]});
-}
-
-// Causality (and the window) over the S real keys only: PyTorch's appended bias_kv / zero_attn
-// keys stay visible to every query, so with them the causal rule becomes an explicit mask.
-Mask causal_mask_with_appended_keys(const MhaOptions& o, const MaskPlan& p, MaskStorage& storage) {
-  Tensor<std::uint8_t> block({p.len, p.kv_len});
-  for (Index i = 0; i < p.len; ++i) {
-    const Index pos = o.causal_alignment == Alignment::top_left ? i : i + p.src_len - p.len;
-    for (Index j = 0; j < p.src_len; ++j) {
-      const bool after = o.is_causal && j > pos;
-      const bool outside_window = o.window_left >= 0 && j < pos - o.window_left;
-      block(i, j) = after || outside_window ? 1 : 0;
-    }
-  }
-  const TensorView<const std::uint8_t> flags = storage.keep_alive(std::move(block));
-  return {MaskKind::block,
-          TensorView<const std::uint8_t>(flags.data(), {p.batch, p.heads, p.len, p.kv_len},
-                                         {0, 0, p.kv_len, 1}),
-          {}};
-}
-
 // Mean over heads: [B, H, L, S] → [B, L, S].
 Tensor<> average_heads(const Tensor<>& per_head) {
   const Index batch = per_head.dim(0), heads = per_head.dim(1), len = per_head.dim(2),
@@ -201,7 +151,8 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
   if (options.key_padding_mask) params.masks.push_back(kernel_key_padding(*options.key_padding_mask, plan, storage));
   if (options.attn_mask) params.masks.push_back(kernel_attn_mask(*options.attn_mask, plan, storage));
   if (kv_len > src_len && (options.is_causal || options.window_left >= 0)) {
-    params.masks.push_back(causal_mask_with_appended_keys(options, plan, storage));
+    params.masks.push_back(causal_mask_with_appended_keys(
+        options.is_causal, options.causal_alignment, options.window_left, plan, storage));
   } else {
     params.causal = options.is_causal;
     params.window_left = options.window_left;
