@@ -12,5 +12,6 @@ void register_explain(CLI::App& app);
 void register_attend(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_heads(CLI::App& app);
+void register_train(CLI::App& app);
 
 }  // namespace mha::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   mha::cli::register_attend(app);
   mha::cli::register_bench(app);
   mha::cli::register_heads(app);
+  mha::cli::register_train(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "kernels/cpu/attention_cpu.hpp"
+#include "kernels/cpu/linear_backward_cpu.hpp"
 #include "kernels/cpu/linear_onednn.hpp"
 #include "kernels/reference/attention_backward_reference.hpp"
 #include "kernels/reference/attention_reference.hpp"
@@ -136,7 +137,7 @@ void linear(const LinearArgs& args, const Context& ctx) {
   throw_unavailable(ctx.kernel);
 }
 
-// No fast backward kernels yet: every kind runs the float64 reference.
+// No fast attention backward kernel yet: every kind runs the float64 reference.
 void attention_backward(const AttentionBackwardArgs& args, const Context& ctx) {
   validate_backward(args);
   switch (ctx.kernel) {
@@ -149,8 +150,8 @@ void attention_backward(const AttentionBackwardArgs& args, const Context& ctx) {
 void linear_backward(const LinearBackwardArgs& args, const Context& ctx) {
   validate_linear_backward(args);
   switch (ctx.kernel) {
-    case KernelKind::reference:
-    case KernelKind::cpu: return linear_backward_reference(args);
+    case KernelKind::reference: return linear_backward_reference(args);
+    case KernelKind::cpu: return linear_backward_cpu(args, ctx);
   }
   throw_unavailable(ctx.kernel);
 }

@@ -155,13 +155,6 @@ TEST(AttentionValidation, MaskWithoutDataIsRejected) {
   EXPECT_TRUE(throws_error([&] { attention(a); }, {"mask: expected float values, got no data"}));
 }
 
-TEST(AttentionValidation, KernelNotCompiledInIsNamed) {
-  if (kernel_available(KernelKind::cpu)) GTEST_SKIP() << "the cpu kernel is part of this build";
-  Valid x;
-  EXPECT_TRUE(throws_error([&] { attention(x.args(), {.kernel = KernelKind::cpu}); },
-                           {"kernel: expected a kernel compiled into this build", "got 'cpu'"}));
-}
-
 TEST(KernelNames, NamesAndParsing) {
   EXPECT_EQ(kernel_name(KernelKind::reference), "reference");
   EXPECT_EQ(kernel_name(KernelKind::cpu), "cpu");

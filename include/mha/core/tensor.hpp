@@ -87,6 +87,10 @@ class Tensor {
   static Tensor copy_of(TensorView<const T> view) {
     if (!view.defined()) return Tensor();
     Tensor out(view.shape());
+    if (view.is_contiguous()) {
+      std::copy_n(view.data(), out.numel(), out.data());
+      return out;
+    }
     Index i = 0;
     for_each_index(view.shape(), [&](std::span<const Index> idx) {
       Index offset = 0;
@@ -132,13 +136,15 @@ class Tensor {
     return {data(), std::move(shape)};
   }
 
+  // Row-major element access: offset = ((i₀·d₁ + i₁)·d₂ + i₂)… (no view is built, so element
+  // loops over a Tensor allocate nothing).
   template <class... I>
   T& operator()(I... index) {
-    return view()(index...);
+    return data()[offset_of(index...)];
   }
   template <class... I>
   const T& operator()(I... index) const {
-    return view()(index...);
+    return data()[offset_of(index...)];
   }
 
   // Visits every multi-index of `shape` in row-major order.
@@ -157,6 +163,15 @@ class Tensor {
   }
 
  private:
+  template <class... I>
+  Index offset_of(I... index) const {
+    static_assert((std::is_integral_v<I> && ...));
+    Index offset = 0;
+    std::size_t d = 0;
+    ((offset = offset * shape_[d++] + static_cast<Index>(index)), ...);
+    return offset;
+  }
+
   static constexpr std::size_t kAlignment = 64;
   struct AlignedFree {
     void operator()(T* p) const { ::operator delete[](p, std::align_val_t(kAlignment)); }

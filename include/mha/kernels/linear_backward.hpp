@@ -23,8 +23,8 @@ struct LinearBackwardArgs {
   TensorView<float> grad_bias;    // optional
 };
 
-// Validates the shapes (mha::Error naming the view) and computes the requested gradients in
-// float64 accumulation (every kernel kind: there is no fast linear backward yet).
+// Validates the shapes (mha::Error naming the view) and computes the requested gradients:
+// reference accumulates in float64; cpu runs the two products as oneDNN fp32 matmuls.
 void linear_backward(const LinearBackwardArgs& args, const Context& ctx = {});
 
 }  // namespace mha

@@ -1,0 +1,170 @@
+// mha train — trains a small transformer encoder from scratch on the synthetic attachment
+// language (masked-token prediction, docs/language.md) and saves it as a safetensors checkpoint.
+//
+//   mha train [--heads 4] [--d-model 64] [--layers 2] [--steps 2000] [--seed 0] [--out FILE]
+//             [--resume FILE] [--checkpoint-every N] [--model-only] ...
+// Progress: a bar (step, loss, tokens/s, ETA) redrawn in place on a terminal, one line per
+// evaluation otherwise; an evaluation line every --eval-every steps and at the end.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <fmt/core.h>
+
+#include "cli_options.hpp"
+#include "commands.hpp"
+#include "mha/train/trainer.hpp"
+
+namespace mha::cli {
+namespace {
+
+struct TrainArgs {
+  Index heads = 4, d_model = 64, layers = 2, d_ff = 0, steps = 2000, batch = 64, warmup = 100;
+  double lr = 2e-3, weight_decay = 0.01, clip = 1.0, dropout = 0.0, mask = 0.15;
+  std::uint64_t seed = 0;
+  std::string norm = "pre", activation = "gelu";
+  std::string out = "mha-model.safetensors", resume;
+  Index eval_every = 200, checkpoint_every = 0;
+  int threads = 2;
+  std::string kernel;
+  bool model_only = false, quiet = false;
+};
+
+std::string duration(double seconds) {
+  const auto s = static_cast<long>(std::lround(seconds));
+  return s >= 60 ? fmt::format("{}m{:02}s", s / 60, s % 60) : fmt::format("{}s", s);
+}
+
+std::string eval_line(const train::StepReport& r) {
+  const train::Evaluation& e = *r.evaluation;
+  return fmt::format(
+      "eval @ step {}: loss {:.3f}  accuracy {:.3f}  grammatical {:.3f}  |  PP nouns (two "
+      "relations, n={}): accuracy {:.3f}  grammatical {:.3f}",
+      r.step, e.loss, e.accuracy, e.valid, e.two_relation_examples, e.two_relation_accuracy,
+      e.two_relation_valid);
+}
+
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool quiet) : quiet_(quiet), tty_(isatty(fileno(stderr)) != 0) {}
+
+  void update(const train::StepReport& r) {
+    smoothed_tps_ = smoothed_tps_ == 0 ? r.tokens_per_second : 0.9 * smoothed_tps_ + 0.1 * r.tokens_per_second;
+    if (r.evaluation) {
+      if (tty_ && !quiet_) std::fputs("\r\033[K", stderr);
+      fmt::print("{}\n", eval_line(r));
+      std::fflush(stdout);
+    }
+    if (quiet_ || !tty_) return;
+    const double per_step = r.elapsed_seconds / static_cast<double>(r.step - first_step_ + 1);
+    const double eta = per_step * static_cast<double>(r.total_steps - r.step);
+    constexpr int width = 24;
+    const auto filled = static_cast<int>(width * r.step / std::max<Index>(r.total_steps, 1));
+    fmt::print(stderr, "\r\033[K[{}{}] step {}/{}  loss {:.3f}  {:.0f} tok/s  ETA {}",
+               std::string(static_cast<std::size_t>(filled), '#'),
+               std::string(static_cast<std::size_t>(width - filled), '.'), r.step, r.total_steps,
+               r.loss, smoothed_tps_, duration(eta));
+    if (r.step == r.total_steps) std::fputs("\n", stderr);
+  }
+  void start_at(Index step) { first_step_ = step + 1; }
+
+ private:
+  bool quiet_, tty_;
+  double smoothed_tps_ = 0;
+  Index first_step_ = 1;
+};
+
+train::TrainingConfig config_of(const TrainArgs& a) {
+  if (a.norm != "pre" && a.norm != "post") throw_invalid("--norm", "pre or post", "'" + a.norm + "'");
+  train::TrainingConfig c;
+  c.model.d_model = a.d_model;
+  c.model.num_heads = a.heads;
+  c.model.num_layers = a.layers;
+  c.model.d_ff = a.d_ff > 0 ? a.d_ff : 4 * a.d_model;
+  c.model.norm = a.norm == "pre" ? train::NormPlacement::pre : train::NormPlacement::post;
+  c.model.activation = parse_activation(a.activation, "--activation");
+  if (a.d_model % a.heads != 0)
+    throw_invalid("--heads", "a divisor of --d-model " + std::to_string(a.d_model), std::to_string(a.heads));
+  c.optimizer.learning_rate = a.lr;
+  c.optimizer.weight_decay = a.weight_decay;
+  c.optimizer.clip_norm = a.clip;
+  c.optimizer.warmup_steps = a.warmup;
+  c.steps = a.steps;
+  c.batch_size = a.batch;
+  c.mask_probability = a.mask;
+  c.attention_dropout = a.dropout;
+  c.seed = a.seed;
+  c.eval_every = a.eval_every;
+  return c;
+}
+
+void run_train(const TrainArgs& a) {
+  const Context ctx{.kernel = resolve_kernel(a.kernel), .threads = a.threads};
+  const train::AttachmentGrammar grammar;
+  train::Trainer trainer = a.resume.empty()
+                               ? train::Trainer(config_of(a), grammar, ctx)
+                               : train::Trainer::resume(train::load_checkpoint(a.resume), grammar, ctx, a.steps);
+  const train::TrainingConfig& c = trainer.config();
+  fmt::print("mha train: {} layers, d_model {}, {} heads of {}, d_ff {}, {}-LN, {} parameters\n",
+             c.model.num_layers, c.model.d_model, c.model.num_heads, c.model.d_model / c.model.num_heads,
+             c.model.d_ff, c.model.norm == train::NormPlacement::pre ? "pre" : "post",
+             train::parameter_count(c.model));
+  fmt::print("           {} steps of {} sentences, lr {} (warm-up {}), seed {}, {} threads, kernel {}{}\n",
+             c.steps, c.batch_size, c.optimizer.learning_rate, c.optimizer.warmup_steps, c.seed,
+             ctx.threads, kernel_name(ctx.kernel),
+             a.resume.empty() ? "" : fmt::format(", resumed at step {}", trainer.step()));
+  std::fflush(stdout);
+  ProgressBar bar(a.quiet);
+  bar.start_at(trainer.step());
+  trainer.run([&](const train::StepReport& r) {
+    bar.update(r);
+    if (a.checkpoint_every > 0 && r.step % a.checkpoint_every == 0 && r.step < r.total_steps)
+      train::save_checkpoint(a.out, trainer.checkpoint(true));
+  });
+  train::save_checkpoint(a.out, trainer.checkpoint(!a.model_only));
+  fmt::print("saved {} ({}, step {})\n", a.out, a.model_only ? "model only" : "resumable",
+             trainer.step());
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "train", "Train a small transformer encoder on the synthetic attachment language");
+  auto positive = CLI::Range(Index{1}, Index{1} << 40);
+  cmd->add_option("--heads", a->heads, "attention heads per layer")->check(positive)->capture_default_str();
+  cmd->add_option("--d-model", a->d_model, "model width")->check(positive)->capture_default_str();
+  cmd->add_option("--layers", a->layers, "encoder layers")->check(positive)->capture_default_str();
+  cmd->add_option("--d-ff", a->d_ff, "feed-forward width (default 4·d_model)");
+  cmd->add_option("--steps", a->steps, "optimizer steps (with --resume: the new total)")->check(positive)->capture_default_str();
+  cmd->add_option("--batch", a->batch, "sentences per step")->check(positive)->capture_default_str();
+  cmd->add_option("--lr", a->lr, "peak learning rate (AdamW)")->capture_default_str();
+  cmd->add_option("--warmup", a->warmup, "linear warm-up steps")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--weight-decay", a->weight_decay, "AdamW weight decay (matrices only)")->capture_default_str();
+  cmd->add_option("--clip", a->clip, "gradient clipping: max global norm (0: none)")->capture_default_str();
+  cmd->add_option("--dropout", a->dropout, "attention dropout rate")->capture_default_str();
+  cmd->add_option("--mask", a->mask, "probability of masking each token")->capture_default_str();
+  cmd->add_option("--norm", a->norm, "pre or post (LayerNorm placement)")->capture_default_str();
+  cmd->add_option("--activation", a->activation, "feed-forward activation (gelu, relu, …)")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "seed of the initial weights and of the data")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "worker threads (the run is deterministic per seed and thread count)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--eval-every", a->eval_every, "held-out evaluation every N steps (0: only at the end)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--out", a->out, "checkpoint to write (safetensors)")->capture_default_str();
+  cmd->add_option("--checkpoint-every", a->checkpoint_every, "also save a resumable checkpoint every N steps")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--resume", a->resume, "continue a resumable checkpoint (model settings come from it)");
+  cmd->add_flag("--model-only", a->model_only, "save only the model (no optimizer state: smaller, not resumable)");
+  cmd->add_flag("--quiet", a->quiet, "no progress bar (evaluation lines only)");
+  add_kernel_option(*cmd, a->kernel);
+  cmd->callback([a] { run_train(*a); });
+}
+
+}  // namespace mha::cli

@@ -1,0 +1,96 @@
+// Trainer: masked-token training of a Transformer on the attachment language, with periodic
+// held-out evaluation, checkpoints and resume.
+//
+// Determinism: step t trains on the batch drawn from mt19937_64(mix(seed, t)) and uses attention
+// dropout seeded by mix(seed, t); the parameters start from init_parameters(config, seed). So a
+// run is a pure function of (config, seed, thread count), and resuming at step t from a
+// checkpoint with the optimizer state gives the same parameters as never stopping.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "mha/core/context.hpp"
+#include "mha/train/adamw.hpp"
+#include "mha/train/attachment_grammar.hpp"
+#include "mha/train/checkpoint.hpp"
+#include "mha/train/masked_batches.hpp"
+#include "mha/train/transformer.hpp"
+
+namespace mha::train {
+
+struct TrainingConfig {
+  TransformerConfig model;  // vocab_size and max_length are taken from the grammar
+  AdamWConfig optimizer;    // total_steps is set to `steps`
+  Index steps = 1000;
+  Index batch_size = 64;
+  double mask_probability = 0.15;
+  double attention_dropout = 0.0;
+  std::uint64_t seed = 0;
+  Index eval_every = 100;     // 0: only at the end
+  Index eval_examples = 900;  // the held-out set: make_eval_set(grammar, n, eval_seed)
+  std::uint64_t eval_seed = 0x5EED0E7A1ull;
+};
+
+// The settings as JSON (checkpoint metadata "mha.training") and back; from_json validates.
+std::string training_to_json(const TrainingConfig& config);
+TrainingConfig training_from_json(const std::string& json);
+
+struct Evaluation {
+  Index examples = 0, two_relation_examples = 0;
+  double loss = 0;                     // mean cross-entropy at the masked positions
+  double accuracy = 0;                 // argmax = the sentence's word
+  double valid = 0;                    // argmax is a word the grammar allows there
+  double two_relation_accuracy = 0;    // the same two, over the PP nouns only
+  double two_relation_valid = 0;
+};
+
+// Scores the model on fixed examples (one masked position each).
+Evaluation evaluate(const Transformer& model, std::span<const EvalExample> examples,
+                    const Context& ctx = {});
+
+struct StepReport {
+  Index step = 0, total_steps = 0;
+  double loss = 0, grad_norm = 0, learning_rate = 0;
+  double tokens_per_second = 0;  // real (non-padding) tokens through forward + backward
+  double elapsed_seconds = 0;
+  std::optional<Evaluation> evaluation;  // on evaluation steps and the last step
+};
+
+class Trainer {
+ public:
+  // A fresh model initialised from config.seed.
+  Trainer(TrainingConfig config, const AttachmentGrammar& grammar, const Context& ctx);
+  // Continues a resumable checkpoint (one with optimizer state) of the same grammar; `steps`
+  // (> the checkpoint's step) replaces the planned total when given.
+  static Trainer resume(const Checkpoint& checkpoint, const AttachmentGrammar& grammar,
+                        const Context& ctx, std::optional<Index> steps = std::nullopt);
+
+  const TrainingConfig& config() const { return config_; }
+  const Transformer& model() const { return model_; }
+  Index step() const { return optimizer_.steps_done(); }
+
+  // Trains until config().steps, calling `progress` after every step.
+  void run(const std::function<void(const StepReport&)>& progress = {});
+  // One step; returns its report (without evaluation).
+  StepReport train_step();
+  Evaluation evaluate_held_out() const;
+
+  Checkpoint checkpoint(bool with_optimizer) const;
+
+ private:
+  Trainer(TrainingConfig config, const AttachmentGrammar& grammar, const Context& ctx,
+          Parameters params);
+
+  TrainingConfig config_;
+  const AttachmentGrammar& grammar_;
+  Context ctx_;
+  Transformer model_;
+  AdamW optimizer_;
+  std::vector<EvalExample> held_out_;
+  double elapsed_ = 0;
+};
+
+}  // namespace mha::train

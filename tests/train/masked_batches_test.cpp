@@ -1,0 +1,149 @@
+// Masked batches and the evaluation set: layout, masking statistics, determinism.
+#include "mha/train/masked_batches.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "mha/core/error.hpp"
+
+namespace mha::train {
+namespace {
+
+const AttachmentGrammar& grammar() {
+  static const AttachmentGrammar g;
+  return g;
+}
+
+std::size_t at(const MaskedBatch& m, std::size_t b, std::size_t t) {
+  return b * static_cast<std::size_t>(m.length) + t;
+}
+
+TEST(MaskedBatch, ShapesPaddingAndTargets) {
+  std::mt19937_64 rng(5);
+  const MaskedBatch m = sample_masked_batch(grammar(), 64, rng);
+  ASSERT_EQ(m.batch, 64);
+  ASSERT_EQ(m.sentences.size(), 64U);
+  std::size_t longest = 0;
+  for (const Sentence& s : m.sentences) longest = std::max(longest, s.ids.size());
+  ASSERT_EQ(m.length, static_cast<Index>(longest));
+  const auto cells = static_cast<std::size_t>(m.batch * m.length);
+  ASSERT_EQ(m.inputs.size(), cells);
+  ASSERT_EQ(m.targets.size(), cells);
+  ASSERT_EQ(m.padding.size(), cells);
+  for (std::size_t b = 0; b < m.sentences.size(); ++b) {
+    const Sentence& s = m.sentences[b];
+    int masks = 0;
+    for (std::size_t t = 0; t < static_cast<std::size_t>(m.length); ++t) {
+      const std::size_t i = at(m, b, t);
+      if (t >= s.ids.size()) {
+        EXPECT_EQ(m.padding[i], 1) << b << "," << t;
+        EXPECT_EQ(m.inputs[i], Vocabulary::pad) << b << "," << t;
+        EXPECT_EQ(m.targets[i], ignore_target) << b << "," << t;
+        continue;
+      }
+      EXPECT_EQ(m.padding[i], 0) << b << "," << t;
+      if (m.inputs[i] == Vocabulary::mask) {
+        ++masks;
+        EXPECT_EQ(m.targets[i], s.ids[t]) << b << "," << t;
+      } else {
+        EXPECT_EQ(m.inputs[i], s.ids[t]) << b << "," << t;
+        EXPECT_EQ(m.targets[i], ignore_target) << b << "," << t;
+      }
+    }
+    EXPECT_GE(masks, 1) << "sentence " << b;
+  }
+}
+
+TEST(MaskedBatch, MaskFractionMatchesItsExpectation) {
+  // Each token is masked with p, and a sentence with no mask gets one: E[masks] = p·L + (1−p)^L.
+  std::mt19937_64 rng(9);
+  const double p = 0.15;
+  double masks = 0, expected = 0, tokens = 0;
+  for (int round = 0; round < 40; ++round) {
+    const MaskedBatch m = sample_masked_batch(grammar(), 100, rng, p);
+    for (const Sentence& s : m.sentences) {
+      const auto length = static_cast<double>(s.ids.size());
+      expected += p * length + std::pow(1 - p, length);
+      tokens += length;
+    }
+    masks += static_cast<double>(std::count(m.inputs.begin(), m.inputs.end(), Vocabulary::mask));
+  }
+  EXPECT_NEAR(masks / tokens, expected / tokens, 0.01);
+  EXPECT_GT(masks / tokens, 0.15);  // the one-mask floor only adds
+  EXPECT_LT(masks / tokens, 0.22);
+  // Without the floor mattering (p = 1) every real token is masked.
+  const MaskedBatch all = sample_masked_batch(grammar(), 8, rng, 1.0);
+  EXPECT_EQ(std::count(all.padding.begin(), all.padding.end(), 0),
+            std::count(all.inputs.begin(), all.inputs.end(), Vocabulary::mask));
+}
+
+TEST(MaskedBatch, DeterministicPerSeedAndChecksArguments) {
+  std::mt19937_64 a(1), b(1), c(2);
+  EXPECT_EQ(sample_masked_batch(grammar(), 16, a).inputs,
+            sample_masked_batch(grammar(), 16, b).inputs);
+  EXPECT_NE(sample_masked_batch(grammar(), 16, a).inputs,
+            sample_masked_batch(grammar(), 16, c).inputs);
+  EXPECT_THROW(sample_masked_batch(grammar(), 0, a), Error);
+  EXPECT_THROW(sample_masked_batch(grammar(), 4, a, 1.5), Error);
+  EXPECT_THROW(sample_masked_batch(grammar(), 4, a, std::nan("")), Error);
+}
+
+TEST(EvalSet, DeterministicForASeed) {
+  const auto one = make_eval_set(grammar(), 60, 42);
+  const auto two = make_eval_set(grammar(), 60, 42);
+  const auto other = make_eval_set(grammar(), 60, 43);
+  ASSERT_EQ(one.size(), 60U);
+  bool differs = false;
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    EXPECT_EQ(one[i].sentence.ids, two[i].sentence.ids) << i;
+    EXPECT_EQ(one[i].position, two[i].position) << i;
+    differs = differs || one[i].sentence.ids != other[i].sentence.ids ||
+              one[i].position != other[i].position;
+  }
+  EXPECT_TRUE(differs);
+}
+
+TEST(EvalSet, ExamplesAreConsistent) {
+  const auto examples = make_eval_set(grammar(), 300, 7);
+  int two_relations = 0;
+  for (std::size_t i = 0; i < examples.size(); ++i) {
+    const EvalExample& e = examples[i];
+    const auto t = static_cast<std::size_t>(e.position);
+    ASSERT_LT(t, e.sentence.ids.size()) << i;
+    EXPECT_EQ(e.target, e.sentence.ids[t]) << i;
+    EXPECT_TRUE(std::binary_search(e.allowed.begin(), e.allowed.end(), e.target)) << i;
+    EXPECT_EQ(e.allowed, grammar().allowed_at(e.sentence.ids, e.position)) << i;
+    EXPECT_EQ(e.two_relations, e.sentence.roles[t] == Role::pp_noun) << i;
+    EXPECT_NE(e.sentence.roles[t], Role::determiner) << i;
+    EXPECT_NE(e.sentence.roles[t], Role::preposition) << i;
+    two_relations += e.two_relations ? 1 : 0;
+  }
+  EXPECT_NEAR(two_relations / 300.0, 1.0 / 3.0, 0.02);
+}
+
+TEST(EvalSet, PacksIntoOneBatchWithOneTargetPerRow) {
+  const auto examples = make_eval_set(grammar(), 10, 3);
+  const MaskedBatch m = eval_batch(examples);
+  ASSERT_EQ(m.batch, 10);
+  for (std::size_t b = 0; b < examples.size(); ++b) {
+    const EvalExample& e = examples[b];
+    for (std::size_t t = 0; t < static_cast<std::size_t>(m.length); ++t) {
+      const std::size_t i = at(m, b, t);
+      const bool masked = t == static_cast<std::size_t>(e.position);
+      EXPECT_EQ(m.targets[i], masked ? e.target : ignore_target) << b << "," << t;
+      EXPECT_EQ(m.inputs[i] == Vocabulary::mask, masked) << b << "," << t;
+      EXPECT_EQ(m.padding[i], t >= e.sentence.ids.size() ? 1 : 0) << b << "," << t;
+    }
+  }
+  EXPECT_THROW(eval_batch({}), Error);
+  auto bad = examples;
+  bad[0].position = 9;
+  EXPECT_THROW(eval_batch(bad), Error);
+}
+
+}  // namespace
+}  // namespace mha::train
