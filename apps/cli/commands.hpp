@@ -13,5 +13,6 @@ void register_attend(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_heads(CLI::App& app);
 void register_train(CLI::App& app);
+void register_experiment(CLI::App& app);
 
 }  // namespace mha::cli

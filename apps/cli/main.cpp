@@ -1,6 +1,7 @@
 // mha — multi-head attention you can run, inspect and measure.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include <fmt/core.h>
 
@@ -20,14 +21,20 @@ int main(int argc, char** argv) {
   mha::cli::register_bench(app);
   mha::cli::register_heads(app);
   mha::cli::register_train(app);
+  mha::cli::register_experiment(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const mha::Error& e) {
     // One line: the message, then where to look for the right usage.
-    fmt::print(stderr, "mha: error: {} (see 'mha {} --help')\n", e.what(),
-               app.get_subcommands().empty() ? "" : app.get_subcommands().front()->get_name());
+    // The hint names the innermost subcommand that ran ("mha experiment heads --help").
+    std::string command = "mha";
+    for (const CLI::App* sub = &app; !sub->get_subcommands().empty();) {
+      sub = sub->get_subcommands().front();
+      command += " " + sub->get_name();
+    }
+    fmt::print(stderr, "mha: error: {} (see '{} --help')\n", e.what(), command);
     return 2;
   } catch (const std::exception& e) {
     fmt::print(stderr, "mha: error: {}\n", e.what());

@@ -17,17 +17,15 @@
 #include "cli_options.hpp"
 #include "commands.hpp"
 #include "mha/train/trainer.hpp"
+#include "training_options.hpp"
 
 namespace mha::cli {
 namespace {
 
 struct TrainArgs {
-  Index heads = 4, d_model = 64, layers = 2, d_ff = 0, steps = 2000, batch = 64, warmup = 100;
-  double lr = 2e-3, weight_decay = 0.01, clip = 1.0, dropout = 0.0, mask = 0.15;
-  std::uint64_t seed = 0;
-  std::string norm = "pre", activation = "gelu";
+  TrainingOptions training;  // model and optimizer: shared with `mha experiment heads`
   std::string out = "mha-model.safetensors", resume;
-  Index eval_every = 200, checkpoint_every = 0;
+  Index checkpoint_every = 0;
   int threads = 2;
   std::string kernel;
   bool model_only = false, quiet = false;
@@ -41,10 +39,11 @@ std::string duration(double seconds) {
 std::string eval_line(const train::StepReport& r) {
   const train::Evaluation& e = *r.evaluation;
   return fmt::format(
-      "eval @ step {}: loss {:.3f}  accuracy {:.3f}  grammatical {:.3f}  |  PP nouns (two "
-      "relations, n={}): accuracy {:.3f}  grammatical {:.3f}",
-      r.step, e.loss, e.accuracy, e.valid, e.two_relation_examples, e.two_relation_accuracy,
-      e.two_relation_valid);
+      "eval @ step {}: loss {:.3f}  accuracy {:.3f}  grammatical {:.3f} (mass {:.3f})  |  PP "
+      "nouns (two relations, n={}): loss {:.3f}  accuracy {:.3f}  grammatical {:.3f} (mass {:.3f})",
+      r.step, e.loss, e.accuracy, e.valid, e.allowed_mass, e.two_relation_examples,
+      e.two_relation_loss, e.two_relation_accuracy, e.two_relation_valid,
+      e.two_relation_allowed_mass);
 }
 
 class ProgressBar {
@@ -77,36 +76,13 @@ class ProgressBar {
   Index first_step_ = 1;
 };
 
-train::TrainingConfig config_of(const TrainArgs& a) {
-  if (a.norm != "pre" && a.norm != "post") throw_invalid("--norm", "pre or post", "'" + a.norm + "'");
-  train::TrainingConfig c;
-  c.model.d_model = a.d_model;
-  c.model.num_heads = a.heads;
-  c.model.num_layers = a.layers;
-  c.model.d_ff = a.d_ff > 0 ? a.d_ff : 4 * a.d_model;
-  c.model.norm = a.norm == "pre" ? train::NormPlacement::pre : train::NormPlacement::post;
-  c.model.activation = parse_activation(a.activation, "--activation");
-  if (a.d_model % a.heads != 0)
-    throw_invalid("--heads", "a divisor of --d-model " + std::to_string(a.d_model), std::to_string(a.heads));
-  c.optimizer.learning_rate = a.lr;
-  c.optimizer.weight_decay = a.weight_decay;
-  c.optimizer.clip_norm = a.clip;
-  c.optimizer.warmup_steps = a.warmup;
-  c.steps = a.steps;
-  c.batch_size = a.batch;
-  c.mask_probability = a.mask;
-  c.attention_dropout = a.dropout;
-  c.seed = a.seed;
-  c.eval_every = a.eval_every;
-  return c;
-}
-
 void run_train(const TrainArgs& a) {
   const Context ctx{.kernel = resolve_kernel(a.kernel), .threads = a.threads};
   const train::AttachmentGrammar grammar;
-  train::Trainer trainer = a.resume.empty()
-                               ? train::Trainer(config_of(a), grammar, ctx)
-                               : train::Trainer::resume(train::load_checkpoint(a.resume), grammar, ctx, a.steps);
+  train::Trainer trainer =
+      a.resume.empty() ? train::Trainer(training_config(a.training), grammar, ctx)
+                       : train::Trainer::resume(train::load_checkpoint(a.resume), grammar, ctx,
+                                                a.training.steps);
   const train::TrainingConfig& c = trainer.config();
   fmt::print("mha train: {} layers, d_model {}, {} heads of {}, d_ff {}, {}-LN, {} parameters\n",
              c.model.num_layers, c.model.d_model, c.model.num_heads, c.model.d_model / c.model.num_heads,
@@ -135,27 +111,10 @@ void register_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand(
       "train", "Train a small transformer encoder on the synthetic attachment language");
-  auto positive = CLI::Range(Index{1}, Index{1} << 40);
-  cmd->add_option("--heads", a->heads, "attention heads per layer")->check(positive)->capture_default_str();
-  cmd->add_option("--d-model", a->d_model, "model width")->check(positive)->capture_default_str();
-  cmd->add_option("--layers", a->layers, "encoder layers")->check(positive)->capture_default_str();
-  cmd->add_option("--d-ff", a->d_ff, "feed-forward width (default 4·d_model)");
-  cmd->add_option("--steps", a->steps, "optimizer steps (with --resume: the new total)")->check(positive)->capture_default_str();
-  cmd->add_option("--batch", a->batch, "sentences per step")->check(positive)->capture_default_str();
-  cmd->add_option("--lr", a->lr, "peak learning rate (AdamW)")->capture_default_str();
-  cmd->add_option("--warmup", a->warmup, "linear warm-up steps")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--weight-decay", a->weight_decay, "AdamW weight decay (matrices only)")->capture_default_str();
-  cmd->add_option("--clip", a->clip, "gradient clipping: max global norm (0: none)")->capture_default_str();
-  cmd->add_option("--dropout", a->dropout, "attention dropout rate")->capture_default_str();
-  cmd->add_option("--mask", a->mask, "probability of masking each token")->capture_default_str();
-  cmd->add_option("--norm", a->norm, "pre or post (LayerNorm placement)")->capture_default_str();
-  cmd->add_option("--activation", a->activation, "feed-forward activation (gelu, relu, …)")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "seed of the initial weights and of the data")->capture_default_str();
+  add_full_training_options(*cmd, a->training);
+  cmd->get_option("--steps")->description("optimizer steps (with --resume: the new total)");
   cmd->add_option("--threads", a->threads, "worker threads (the run is deterministic per seed and thread count)")
       ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  cmd->add_option("--eval-every", a->eval_every, "held-out evaluation every N steps (0: only at the end)")
-      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--out", a->out, "checkpoint to write (safetensors)")->capture_default_str();
   cmd->add_option("--checkpoint-every", a->checkpoint_every, "also save a resumable checkpoint every N steps")

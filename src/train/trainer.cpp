@@ -110,7 +110,7 @@ Evaluation evaluate(const Transformer& model, std::span<const EvalExample> examp
   const BatchTensors t = tensors_of(eval_batch(examples));
   const EncoderOutput out = model.forward(t.batch(), false, ctx);
   const Index vocab = model.config().vocab_size, length = t.ids.dim(1);
-  double loss = 0;
+  double loss = 0, mass = 0, two_loss = 0, two_mass = 0;
   Index correct = 0, valid = 0, two_correct = 0, two_valid = 0;
   for (std::size_t n = 0; n < examples.size(); ++n) {
     const EvalExample& ex = examples[n];
@@ -118,7 +118,12 @@ Evaluation evaluate(const Transformer& model, std::span<const EvalExample> examp
     const Index best = std::max_element(z, z + vocab) - z;
     double sum = 0;
     for (Index v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(z[v]) - z[best]);
-    loss += z[best] + std::log(sum) - z[ex.target];
+    const double log_sum = z[best] + std::log(sum);
+    const double example_loss = log_sum - z[ex.target];
+    double allowed = 0;
+    for (const std::int64_t w : ex.allowed) allowed += std::exp(static_cast<double>(z[w]) - log_sum);
+    loss += example_loss;
+    mass += allowed;
     const bool is_correct = best == ex.target;
     const bool is_valid = std::binary_search(ex.allowed.begin(), ex.allowed.end(), best);
     correct += is_correct;
@@ -127,6 +132,8 @@ Evaluation evaluate(const Transformer& model, std::span<const EvalExample> examp
       ++e.two_relation_examples;
       two_correct += is_correct;
       two_valid += is_valid;
+      two_loss += example_loss;
+      two_mass += allowed;
     }
   }
   const auto count = static_cast<double>(examples.size());
@@ -134,10 +141,13 @@ Evaluation evaluate(const Transformer& model, std::span<const EvalExample> examp
   e.loss = loss / count;
   e.accuracy = static_cast<double>(correct) / count;
   e.valid = static_cast<double>(valid) / count;
+  e.allowed_mass = mass / count;
   if (e.two_relation_examples > 0) {
     const auto two = static_cast<double>(e.two_relation_examples);
     e.two_relation_accuracy = static_cast<double>(two_correct) / two;
     e.two_relation_valid = static_cast<double>(two_valid) / two;
+    e.two_relation_allowed_mass = two_mass / two;
+    e.two_relation_loss = two_loss / two;
   }
   return e;
 }

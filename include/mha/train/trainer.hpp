@@ -43,8 +43,11 @@ struct Evaluation {
   double loss = 0;                     // mean cross-entropy at the masked positions
   double accuracy = 0;                 // argmax = the sentence's word
   double valid = 0;                    // argmax is a word the grammar allows there
-  double two_relation_accuracy = 0;    // the same two, over the PP nouns only
+  double allowed_mass = 0;             // mean probability the model puts on allowed words
+  double two_relation_accuracy = 0;    // the same four, over the PP nouns only
   double two_relation_valid = 0;
+  double two_relation_allowed_mass = 0;
+  double two_relation_loss = 0;
 };
 
 // Scores the model on fixed examples (one masked position each).

@@ -1,4 +1,5 @@
-// `mha demo`: runs, says the weights are untrained, prints one table per head, writes a trace.
+// `mha demo --untrained`: runs, says the weights are untrained, prints one table per head, writes
+// a trace.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,8 +11,8 @@
 namespace mha::testing {
 namespace {
 
-TEST(CliDemo, PrintsUntrainedNoticeAndEveryHead) {
-  const CliResult r = run_mha("demo --color never");
+TEST(CliDemoUntrained, PrintsUntrainedNoticeAndEveryHead) {
+  const CliResult r = run_mha("demo --untrained --color never");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(r.err.empty()) << r.err;
   EXPECT_NE(r.out.find("UNTRAINED"), std::string::npos);
@@ -27,15 +28,15 @@ TEST(CliDemo, PrintsUntrainedNoticeAndEveryHead) {
   EXPECT_EQ(count_occurrences(r.out, "→ "), 9 * 8);
 }
 
-TEST(CliDemo, ColorAlwaysUsesAnsiShading) {
-  const CliResult r = run_mha("demo --color always --d-model 16 --heads 2 --text 'a b c'");
+TEST(CliDemoUntrained, ColorAlwaysUsesAnsiShading) {
+  const CliResult r = run_mha("demo --untrained --color always --d-model 16 --heads 2 --text 'a b c'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\x1b[48;5;"), std::string::npos);
 }
 
-TEST(CliDemo, TraceHoldsPerHeadWeightsAndFlops) {
+TEST(CliDemoUntrained, TraceHoldsPerHeadWeightsAndFlops) {
   const auto trace = scratch_dir() / "trace.json";
-  const CliResult r = run_mha("demo --d-model 64 --heads 4 --seed 3 --text 'Time flies.' --trace " +
+  const CliResult r = run_mha("demo --untrained --d-model 64 --heads 4 --seed 3 --text 'Time flies.' --trace " +
                               trace.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(slurp(trace));
@@ -58,26 +59,27 @@ TEST(CliDemo, TraceHoldsPerHeadWeightsAndFlops) {
   EXPECT_EQ(j.at("softmax_entries").at("multi_head"), 4 * l * l);
 }
 
-TEST(CliDemo, SameSeedSameOutput) {
-  const CliResult a = run_mha("demo --color never --d-model 32 --heads 4 --seed 9");
-  const CliResult b = run_mha("demo --color never --d-model 32 --heads 4 --seed 9");
+TEST(CliDemoUntrained, SameSeedSameOutput) {
+  const CliResult a = run_mha("demo --untrained --color never --d-model 32 --heads 4 --seed 9");
+  const CliResult b = run_mha("demo --untrained --color never --d-model 32 --heads 4 --seed 9");
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(a.out, b.out);
 }
 
-TEST(CliDemo, BadArgumentsGiveOneErrorLine) {
-  EXPECT_TRUE(fails_naming(run_mha("demo --heads 0"), "--heads"));
-  EXPECT_TRUE(fails_naming(run_mha("demo --d-model 512 --heads 3"), "num_heads"));
-  EXPECT_TRUE(fails_naming(run_mha("demo --kernel gpu"), "--kernel"));
-  EXPECT_TRUE(fails_naming(run_mha("demo --color sometimes"), "--color"));
-  EXPECT_TRUE(fails_naming(run_mha("demo --text '   '"), "--text"));
+TEST(CliDemoUntrained, BadArgumentsGiveOneErrorLine) {
+  EXPECT_TRUE(fails_naming(run_mha("demo --untrained --heads 0"), "--heads"));
+  EXPECT_TRUE(fails_naming(run_mha("demo --untrained --d-model 512 --heads 3"), "num_heads"));
+  EXPECT_TRUE(fails_naming(run_mha("demo --untrained --kernel gpu"), "--kernel"));
+  EXPECT_TRUE(fails_naming(run_mha("demo --untrained --color sometimes"), "--color"));
+  EXPECT_TRUE(fails_naming(run_mha("demo --untrained --text '   '"), "--text"));
 }
 
-TEST(CliDemo, HelpListsTheFlags) {
+TEST(CliDemoUntrained, HelpListsTheFlags) {
   const CliResult r = run_mha("demo --help");
   ASSERT_EQ(r.exit_code, 0);
   for (const char* flag :
-       {"--text", "--d-model", "--heads", "--seed", "--kernel", "--color", "--trace"})
+       {"--text", "--d-model", "--heads", "--seed", "--kernel", "--color", "--trace", "--untrained",
+        "--contextual", "--html", "--model", "--focus", "--layer"})
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
 }
 

@@ -1,0 +1,27 @@
+// The models `mha demo` runs: the two trained models compiled into the binary (see
+// scripts/train_demo_models.sh), or a checkpoint written by `mha train`.
+#pragma once
+
+#include <string>
+
+#include "mha/train/checkpoint.hpp"
+#include "mha/train/transformer.hpp"
+#include "mha/train/vocabulary.hpp"
+
+namespace mha::cli {
+
+struct DemoModel {
+  std::string name;    // "built-in 4-head model" or the file path
+  std::string source;  // where it comes from, for the header line
+  train::Transformer model;
+  train::Vocabulary vocabulary;
+  Index trained_steps = 0;
+};
+
+enum class BuiltInModel { four_heads, one_head };
+
+DemoModel load_built_in(BuiltInModel which);
+// Throws mha::Error (or SafetensorsError) naming `argument` and the file for a bad checkpoint.
+DemoModel load_model_file(const std::string& path, const std::string& argument);
+
+}  // namespace mha::cli

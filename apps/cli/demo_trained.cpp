@@ -1,0 +1,246 @@
+// mha demo (default) — a sentence of the attachment language through two trained models that
+// differ only in how attention is split: 4 heads of 16 vs 1 head of 64 (2 layers, d_model 64,
+// the same parameter count), both built into the binary.
+//
+//   (a) where the focus word ("telescope") looks in every head: its row of each attention table,
+//       and which relation the head links it by — to the verb/subject (the instrument reading,
+//       "saw … with a telescope") or to the object (the attribute reading, "the astronaut with a
+//       telescope"); the sentence's roles come from the grammar's recognizer
+//   (b) the 4-head model's tables of one layer, (c) the 1-head model's table, (d) the cost
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "atomic_text_file.hpp"
+#include "cli_options.hpp"
+#include "demo.hpp"
+#include "demo_models.hpp"
+#include "mha/train/attachment_grammar.hpp"
+#include "mha/viz/head_view_html.hpp"
+#include "mha/viz/query_key.hpp"
+
+namespace mha::cli {
+namespace {
+
+struct Sentence {
+  std::vector<std::int64_t> ids;
+  std::vector<std::string> tokens;
+  std::optional<train::Analysis> analysis;  // when the sentence is in the language
+};
+
+Sentence read_sentence(const DemoArgs& args, const DemoModel& m) {
+  Sentence s;
+  s.ids = m.vocabulary.encode(args.text, "--text");
+  if (s.ids.empty()) throw_invalid("--text", "at least one word", "'" + args.text + "'");
+  if (static_cast<Index>(s.ids.size()) > m.model.config().max_length)
+    throw_invalid("--text", "at most " + std::to_string(m.model.config().max_length) + " words",
+                  std::to_string(s.ids.size()));
+  for (const std::int64_t id : s.ids) s.tokens.push_back(m.vocabulary.word(id));
+  const train::AttachmentGrammar grammar;
+  if (grammar.vocabulary().words() == m.vocabulary.words()) s.analysis = grammar.analyze(s.ids);
+  return s;
+}
+
+std::optional<Index> position_of(const Sentence& s, train::Role role) {
+  if (!s.analysis) return std::nullopt;
+  const auto& roles = s.analysis->roles;
+  const auto it = std::find(roles.begin(), roles.end(), role);
+  if (it == roles.end()) return std::nullopt;
+  return static_cast<Index>(it - roles.begin());
+}
+
+Index focus_position(const DemoArgs& args, const Sentence& s) {
+  if (!args.focus.empty()) {
+    const auto it = std::find(s.tokens.begin(), s.tokens.end(), args.focus);
+    if (it == s.tokens.end())
+      throw_invalid("--focus", "a word of --text", "'" + args.focus + "'");
+    return static_cast<Index>(it - s.tokens.begin());
+  }
+  return position_of(s, train::Role::pp_noun).value_or(static_cast<Index>(s.tokens.size()) - 1);
+}
+
+struct Run {
+  const DemoModel* model;
+  train::EncoderOutput out;  // attention per layer: [1, H, L, L]
+};
+
+Run run_model(const DemoModel& m, const Sentence& s, const Context& ctx) {
+  const auto len = static_cast<Index>(s.ids.size());
+  const TensorView<const std::int64_t> ids(s.ids.data(), {1, len});
+  return {&m, m.model.forward({.ids = ids, .padding = {}, .targets = {}}, true, ctx)};
+}
+
+// [H, L, L] of layer l (0-based) of a batch-of-one run.
+TensorView<const float> layer_tables(const Run& r, Index l) {
+  const Tensor<>& a = r.out.attention[static_cast<std::size_t>(l)];
+  return {a.data(), {a.dim(1), a.dim(2), a.dim(3)}};
+}
+
+// The verdict for one head's focus row: which of the two readings it supports, if any.
+std::string reading_of(TensorView<const float> row, const Sentence& s, const DemoPrinter& names) {
+  const auto verb = position_of(s, train::Role::verb), subject = position_of(s, train::Role::subject),
+             object = position_of(s, train::Role::object);
+  Index strongest = 0;
+  for (Index j = 1; j < row.dim(0); ++j)
+    if (row(j) > row(strongest)) strongest = j;
+  if (!verb || !object) return fmt::format("→ {}", names.key_name(strongest));
+  const double to_verb = row(*verb) + (subject ? row(*subject) : 0.0f), to_object = row(*object);
+  // A head "links" the focus word when that side holds at least a quarter of its attention.
+  if (std::max(to_verb, to_object) < 0.25) return fmt::format("→ elsewhere ({})", names.key_name(strongest));
+  return to_verb > to_object
+             ? fmt::format("→ {}/{}: instrument", names.key_name(*verb), subject ? names.key_name(*subject) : "")
+             : fmt::format("→ {}: attribute", names.key_name(*object));
+}
+
+void print_focus_rows(const std::vector<Run>& runs, const Sentence& s, Index focus,
+                      const DemoPrinter& names) {
+  const auto len = static_cast<Index>(s.tokens.size());
+  std::vector<std::size_t> widths;
+  std::string header = fmt::format("    {:<18}", "");
+  for (Index j = 0; j < len; ++j) {
+    widths.push_back(std::max<std::size_t>(6, names.key_name(j).size() + 1));
+    header += fmt::format("{:>{}}", names.key_name(j), widths.back());
+  }
+  fmt::print("{}\n", header);
+  for (const Run& r : runs) {
+    const train::TransformerConfig& c = r.model->model.config();
+    for (Index l = 0; l < c.num_layers; ++l) {
+      const TensorView<const float> tables = layer_tables(r, l);
+      for (Index h = 0; h < c.num_heads; ++h) {
+        const TensorView<const float> row(tables.data() + (h * len + focus) * len, {len});
+        const std::string model_label = c.num_heads == 1 ? "1 head" : fmt::format("{} heads", c.num_heads);
+        std::string line = fmt::format("    {:<18}", fmt::format("{:<8} L{} H{}", model_label, l + 1, h + 1));
+        for (Index j = 0; j < len; ++j) line += fmt::format("{:>{}.2f}", row(j), widths[static_cast<std::size_t>(j)]);
+        fmt::print("{}   {}\n", line, reading_of(row, s, names));
+      }
+    }
+  }
+}
+
+void write_html(const std::string& path, const Run& r, const Sentence& s, const Context& ctx) {
+  const train::Transformer& model = r.model->model;
+  viz::HeadViewData view;
+  view.title = "mha demo — " + r.model->name + ": " + r.model->vocabulary.decode(s.ids);
+  view.tokens = s.tokens;
+  const auto len = static_cast<Index>(s.ids.size());
+  for (Index l = 0; l < model.config().num_layers; ++l) {
+    view.attention.push_back(Tensor<>::copy_of(layer_tables(r, l)));
+    const Tensor<> x = model.attention_input(r.out, l);
+    view.query_key.push_back(
+        viz::project_query_key(model.attention_layer(l), x.view_as({len, model.config().d_model}), ctx));
+  }
+  std::ostringstream html;
+  viz::write_head_view_html(view, html);
+  write_text_atomically(path, html.str(), "--html");
+}
+
+nlohmann::json trace_of(const std::vector<Run>& runs, const Sentence& s, Index focus) {
+  nlohmann::json models = nlohmann::json::array();
+  for (const Run& r : runs) {
+    const train::TransformerConfig& c = r.model->model.config();
+    nlohmann::json layers = nlohmann::json::array();
+    for (Index l = 0; l < c.num_layers; ++l) {
+      nlohmann::json heads = nlohmann::json::array();
+      const Tensor<> tables = Tensor<>::copy_of(layer_tables(r, l));
+      for (Index h = 0; h < c.num_heads; ++h) heads.push_back(table_json(head_table(tables, h)));
+      layers.push_back(heads);
+    }
+    models.push_back({{"name", r.model->name},
+                      {"source", r.model->source},
+                      {"config", nlohmann::json::parse(train::config_to_json(c))},
+                      {"trained_steps", r.model->trained_steps},
+                      {"attention", layers}});
+  }
+  nlohmann::json roles = nlohmann::json::array();
+  if (s.analysis)
+    for (const train::Role role : s.analysis->roles) roles.push_back(std::string(train::name(role)));
+  return {{"command", "demo"}, {"untrained", false}, {"tokens", s.tokens}, {"roles", roles},
+          {"focus", focus},    {"models", models}};
+}
+
+}  // namespace
+
+void run_trained_demo(const DemoArgs& args) {
+  const Context ctx{.kernel = resolve_kernel(args.kernel)};
+  std::vector<DemoModel> models;
+  if (args.model.empty()) {
+    models.push_back(load_built_in(BuiltInModel::four_heads));
+    models.push_back(load_built_in(BuiltInModel::one_head));
+  } else {
+    models.push_back(load_model_file(args.model, "--model"));
+  }
+  const Sentence s = read_sentence(args, models.front());
+  const Index focus = focus_position(args, s);
+  std::vector<Run> runs;
+  for (const DemoModel& m : models) runs.push_back(run_model(m, s, ctx));
+  const train::TransformerConfig& main = models.front().model.config();
+  const Index layer = args.layer == 0 ? main.num_layers : args.layer;
+  if (layer > main.num_layers)
+    throw_invalid("--layer", "in [1, " + std::to_string(main.num_layers) + "]", std::to_string(layer));
+
+  fmt::print("mha demo: one sentence through trained attention\n");
+  for (const DemoModel& m : models)
+    fmt::print("model:  {} ({}): {} layers, d_model {}, {} head{} of {}, {} parameters, {} training steps\n",
+               m.name, m.source, m.model.config().num_layers, m.model.config().d_model,
+               m.model.config().num_heads, m.model.config().num_heads == 1 ? "" : "s",
+               m.model.config().d_model / m.model.config().num_heads,
+               grouped(train::parameter_count(m.model.config())), m.trained_steps);
+  if (args.model.empty())
+    fmt::print("        trained on the attachment language (docs/language.md) by "
+               "scripts/train_demo_models.sh\n");
+  std::string numbered;
+  for (std::size_t i = 0; i < s.tokens.size(); ++i) numbered += fmt::format(" {}:{}", i, s.tokens[i]);
+  fmt::print("tokens ({}):{}\n", s.tokens.size(), numbered);
+  if (s.analysis && position_of(s, train::Role::pp_noun)) {
+    const std::string verb = s.tokens[static_cast<std::size_t>(*position_of(s, train::Role::verb))],
+                      object = s.tokens[static_cast<std::size_t>(*position_of(s, train::Role::object))],
+                      pp = s.tokens[static_cast<std::size_t>(*position_of(s, train::Role::pp_noun))];
+    fmt::print("grammar: \"{}\" is {}{}{}\n", pp,
+               s.analysis->instrument_fits ? "an instrument of \"" + verb + "\"" : "",
+               s.analysis->ambiguous() ? " and " : "",
+               s.analysis->attribute_fits ? "an attribute of \"" + object + "\"" : "");
+    if (s.analysis->ambiguous())
+      fmt::print("         the sentence is ambiguous: both readings are in the language\n");
+  } else if (!s.analysis) {
+    fmt::print("grammar: not a sentence of the attachment language (the models still run)\n");
+  }
+
+  const DemoPrinter printer(s.tokens, resolve_color(args.color));
+  fmt::print("\n(a) Where \"{}\" looks: its row of every head's table, per model, layer (L) and head (H)\n",
+             s.tokens[static_cast<std::size_t>(focus)]);
+  fmt::print("    → the relation the head links it by: verb/subject (instrument) or object "
+             "(attribute), when that side holds ≥ 0.25\n");
+  print_focus_rows(runs, s, focus, printer);
+
+  const TensorView<const float> main_tables = layer_tables(runs.front(), layer - 1);
+  fmt::print("\n(b) The {}, layer {}: one table per head (rows = queries, columns = keys)\n",
+             models.front().name, layer);
+  for (Index h = 0; h < main.num_heads; ++h) {
+    fmt::print("\nhead {} of {}\n", h + 1, main.num_heads);
+    const Tensor<> tables = Tensor<>::copy_of(main_tables);
+    printer.table(head_table(tables, h));
+  }
+  if (runs.size() > 1) {
+    const Index single_layer = std::min(layer, models[1].model.config().num_layers);
+    fmt::print("\n(c) The {}, layer {}: its one table\n", models[1].name, single_layer);
+    const Tensor<> tables = Tensor<>::copy_of(layer_tables(runs[1], single_layer - 1));
+    printer.table(head_table(tables, 0));
+  }
+  fmt::print("\n");
+  print_cost(runs.size() > 1 ? "(d)" : "(c)", static_cast<Index>(s.tokens.size()), main.d_model,
+             main.num_heads);
+  if (!args.html.empty()) {
+    write_html(args.html, runs.front(), s, ctx);
+    fmt::print("\nhead view written to {}\n", args.html);
+  }
+  if (!args.trace.empty()) {
+    write_text_atomically(args.trace, trace_of(runs, s, focus).dump(2) + "\n", "--trace");
+    fmt::print("\ntrace written to {}\n", args.trace);
+  }
+}
+
+}  // namespace mha::cli
