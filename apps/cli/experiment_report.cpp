@@ -70,6 +70,12 @@ const char* metric_key(Metric m) {
       return "pp_accuracy";
     case Metric::pp_grammatical:
       return "pp_grammatical";
+    case Metric::mass:
+      return "mass";
+    case Metric::pp_mass:
+      return "pp_mass";
+    case Metric::pp_loss:
+      return "pp_loss";
     case Metric::loss:
       return "loss";
   }
@@ -86,6 +92,12 @@ const char* metric_label(Metric m) {
       return "PP-noun accuracy";
     case Metric::pp_grammatical:
       return "PP-noun grammatical";
+    case Metric::mass:
+      return "mass on grammatical words";
+    case Metric::pp_mass:
+      return "PP-noun mass";
+    case Metric::pp_loss:
+      return "PP-noun loss";
     case Metric::loss:
       return "held-out loss";
   }
@@ -102,6 +114,12 @@ double metric_value(const train::Evaluation& e, Metric m) {
       return e.two_relation_accuracy;
     case Metric::pp_grammatical:
       return e.two_relation_valid;
+    case Metric::mass:
+      return e.allowed_mass;
+    case Metric::pp_mass:
+      return e.two_relation_allowed_mass;
+    case Metric::pp_loss:
+      return e.two_relation_loss;
     case Metric::loss:
       return e.loss;
   }
@@ -178,18 +196,18 @@ std::string verdict(const HeadsExperiment& e) {
   Index best = 0;
   double best_mean = -1;
   for (const Index h : heads) {
-    const double mean = spread_of(e, h, Metric::pp_grammatical).mean;
+    const double mean = spread_of(e, h, Metric::pp_mass).mean;
     if (h > 1 && mean > best_mean) {
       best = h;
       best_mean = mean;
     }
   }
   if (best == 0) return "The grid has only 1-head runs, so there is nothing to compare them with.";
-  const Spread one = spread_of(e, 1, Metric::pp_grammatical);
-  const Spread many = spread_of(e, best, Metric::pp_grammatical);
+  const Spread one = spread_of(e, 1, Metric::pp_mass);
+  const Spread many = spread_of(e, best, Metric::pp_mass);
   const double points = 100 * (many.mean - one.mean);
   std::string text = fmt::format(
-      "On the PP-noun grammatical rate the best multi-head setting, {} heads ({}), is {:.1f} "
+      "On the PP-noun mass (the probability put on the words the grammar allows) the best multi-head setting, {} heads ({}), is {:.1f} "
       "points "
       "{} 1 head ({})",
       best, mean_pm_sd(many), std::abs(points), points >= 0 ? "above" : "below", mean_pm_sd(one));
@@ -274,7 +292,9 @@ std::string experiment_markdown(const HeadsExperiment& e, const std::string& svg
   add("- **accuracy**: the model's most likely word is the word of the sentence;\n");
   add("- **grammatical**: the most likely word is one the grammar allows at that position, even "
       "if the sentence had another;\n");
-  add("- **PP-noun** accuracy and grammatical: the same two over the nouns after the preposition "
+  add("- **mass**: the mean probability the model puts on all the words the grammar allows there "
+      "(it keeps improving after the most likely word is always allowed);\n");
+  add("- **PP-noun** accuracy, grammatical, mass and loss: the same over the nouns after the preposition "
       "only (a third of the set). The words allowed there are the instruments of the verb together "
       "with the attributes of the object, so the masked position must be linked to two other words "
       "at once: this is the case where more heads should help;\n");
@@ -315,7 +335,7 @@ std::string experiment_markdown(const HeadsExperiment& e, const std::string& svg
   }
   add("\n" + verdict(e) + "\n\n");
   if (!svg_link.empty())
-    add("![Grammatical rate, overall and on PP nouns, against the number of heads](" + svg_link +
+    add("![Probability on grammatical words, overall and on PP nouns, against the number of heads](" + svg_link +
         ")\n\nSmall dots: single seeds; large markers joined by lines: means.\n\n");
 
   add("## Every run\n\n| heads | seed |");

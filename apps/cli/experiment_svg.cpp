@@ -1,5 +1,5 @@
-// The figure of `mha experiment heads`: grammatical rate (overall and on PP nouns) against the
-// number of heads, written as plain SVG 1.1 text.
+// The figure of `mha experiment heads`: the probability the models put on grammatical words
+// (overall and on PP nouns) against the number of heads, written as plain SVG 1.1 text.
 //
 // Layout (pixels, 640 × 400): the plot area spans x ∈ [64, 616], y ∈ [72, 336]. The x axis is
 // categorical (one evenly spaced slot per heads value, in ascending order); the y axis is linear,
@@ -29,8 +29,8 @@ struct Series {
 };
 
 constexpr Series kSeries[] = {
-    {Metric::grammatical, "overall", "overall grammatical", "#1f77b4", -7, false},
-    {Metric::pp_grammatical, "pp-noun", "PP-noun grammatical (two relations)", "#d62728", 7, true},
+    {Metric::mass, "overall", "all masked words", "#1f77b4", -7, false},
+    {Metric::pp_mass, "pp-noun", "PP nouns (two relations)", "#d62728", 7, true},
 };
 
 double y_of(double rate) { return kBottom - (kBottom - kTop) * std::clamp(rate, 0.0, 1.0); }
@@ -68,7 +68,7 @@ std::string experiment_svg(const HeadsExperiment& e) {
          "\n";
   svg += fmt::format(
       R"(<text x="{}" y="22" text-anchor="middle" font-size="14" font-weight="bold">)"
-      "Grammatical rate against the number of heads (d_model {}, {} seed{})</text>\n",
+      "Probability on grammatical words against the number of heads (d_model {}, {} seed{})</text>\n",
       kWidth / 2, e.settings.d_model, e.settings.seeds, e.settings.seeds == 1 ? "" : "s");
 
   // Legend, between the title and the plot.
@@ -96,7 +96,7 @@ std::string experiment_svg(const HeadsExperiment& e) {
                      kLeft, kTop, kBottom);
   svg += fmt::format(
       R"svg(<text x="18" y="{:.1f}" text-anchor="middle" transform="rotate(-90 18 {:.1f})">)svg"
-      "held-out rate</text>\n",
+      "held-out probability on allowed words</text>\n",
       (kTop + kBottom) / 2, (kTop + kBottom) / 2);
 
   // x axis: one slot per heads value.

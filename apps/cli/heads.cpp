@@ -1,6 +1,8 @@
-// mha heads — every head of a BERT checkpoint on a sentence of your own.
+// mha heads — every head of a checkpoint on a sentence of your own: a Hugging Face BERT folder,
+// a model trained by `mha train`, or the demo's built-in models.
 //
-//   tokens  = WordPiece(--text) with the folder's vocab.txt: [CLS] … [SEP]
+//   tokens  = BERT: WordPiece(--text) with the folder's vocab.txt, [CLS] … [SEP];
+//             mha models: the words of --text in the model's vocabulary
 //   weights = the encoder's per-head attention, [H, L, L] for each of the N layers
 //
 // Prints one heat map per head of --layer (1-based, default the last), then, for --focus, what
@@ -22,6 +24,7 @@
 
 #include "cli_options.hpp"
 #include "commands.hpp"
+#include "demo_models.hpp"
 #include "mha/io/wordpiece.hpp"
 #include "mha/models/bert.hpp"
 #include "mha/viz/attention_links.hpp"
@@ -40,30 +43,76 @@ struct HeadsArgs {
   Index layer = 0;  // 1-based; 0 = the last layer
 };
 
-// What the encoder produced for one sentence.
-struct EncodedSentence {
-  std::vector<std::string> tokens;
-  std::vector<std::int64_t> ids;
-  std::vector<Tensor<>> attention;  // per layer [H, L, L]
-  BertOutput output;
+// The model behind the heads, whichever kind it is.
+struct ModelSummary {
+  Index layers = 0, heads = 0, hidden = 0, head_dim = 0, max_positions = 0;
 };
 
-EncodedSentence encode(const BertModel& model, const WordPieceTokenizer& tokenizer,
-                       const std::string& text, const Context& ctx) {
-  const WordPieceTokenizer::Encoding encoding = tokenizer.encode(text);
-  const auto length = static_cast<Index>(encoding.ids.size());
-  const Index limit = model.config().max_position_embeddings;
+// What the encoder produced for one sentence.
+struct EncodedSentence {
+  ModelSummary model;
+  std::vector<std::string> tokens;
+  std::vector<std::int64_t> ids;
+  std::vector<Tensor<>> attention;        // per layer [H, L, L]
+  std::vector<viz::QueryKey> query_key;   // per layer, for --html (empty otherwise)
+};
+
+void check_length(Index length, Index limit, const char* what) {
   if (length > limit)
-    throw_invalid("--text", "at most " + std::to_string(limit) + " tokens with [CLS] and [SEP] (the model's max_position_embeddings)",
-                  std::to_string(length) + " tokens");
+    throw_invalid("--text", fmt::format("at most {} tokens{}", limit, what), std::to_string(length) + " tokens");
+}
+
+// A Hugging Face BERT folder: WordPiece tokens with [CLS] … [SEP].
+EncodedSentence encode_bert(const HeadsArgs& args, bool need_query_key, const Context& ctx) {
+  const BertModel model = BertModel::load(args.model);
+  const WordPieceTokenizer tokenizer = WordPieceTokenizer::from_folder(args.model);
+  const BertConfig& c = model.config();
+  const WordPieceTokenizer::Encoding encoding = tokenizer.encode(args.text);
+  const auto length = static_cast<Index>(encoding.ids.size());
+  check_length(length, c.max_position_embeddings,
+               " with [CLS] and [SEP] (the model's max_position_embeddings)");
   Tensor<std::int64_t> ids({1, length}), types({1, length});
   std::copy(encoding.ids.begin(), encoding.ids.end(), ids.data());
   std::copy(encoding.token_type_ids.begin(), encoding.token_type_ids.end(), types.data());
-  EncodedSentence out{.tokens = encoding.tokens, .ids = encoding.ids, .attention = {}, .output = {}};
-  out.output = model.forward({.input_ids = ids.view(), .token_type_ids = types.view()}, {}, ctx);
-  const Index heads = model.config().num_attention_heads;
-  for (const Tensor<>& weights : out.output.attentions)
-    out.attention.push_back(Tensor<>::copy_of(weights.view_as({heads, length, length})));
+  EncodedSentence out{.model = {c.num_hidden_layers, c.num_attention_heads, c.hidden_size, c.head_dim(),
+                                c.max_position_embeddings},
+                      .tokens = encoding.tokens, .ids = encoding.ids, .attention = {}, .query_key = {}};
+  const BertOutput output = model.forward({.input_ids = ids.view(), .token_type_ids = types.view()}, {}, ctx);
+  for (const Tensor<>& weights : output.attentions)
+    out.attention.push_back(Tensor<>::copy_of(weights.view_as({c.num_attention_heads, length, length})));
+  // Layer n's input is hidden_states[n]: the embeddings' output for n = 0, else layer n's output.
+  if (need_query_key)
+    for (std::size_t n = 0; n < model.layers().size(); ++n)
+      out.query_key.push_back(viz::project_query_key(
+          model.layers()[n].attention, output.hidden_states[n].view_as({length, c.hidden_size}), ctx));
+  return out;
+}
+
+// A model of `mha train` (a checkpoint file, or "demo" / "demo-1-head" for the built-in ones):
+// the words of the attachment language, no special tokens.
+EncodedSentence encode_trained(const HeadsArgs& args, bool need_query_key, const Context& ctx) {
+  const DemoModel m = args.model == "demo" || args.model == "demo-4-heads"
+                          ? load_built_in(BuiltInModel::four_heads)
+                      : args.model == "demo-1-head" ? load_built_in(BuiltInModel::one_head)
+                                                    : load_model_file(args.model, "--model");
+  const train::TransformerConfig& c = m.model.config();
+  EncodedSentence out{.model = {c.num_layers, c.num_heads, c.d_model, c.d_model / c.num_heads, c.max_length},
+                      .tokens = {}, .ids = m.vocabulary.encode(args.text, "--text"), .attention = {},
+                      .query_key = {}};
+  const auto length = static_cast<Index>(out.ids.size());
+  if (length == 0) throw_invalid("--text", "at least one word", "'" + args.text + "'");
+  check_length(length, c.max_length, " (the model's max_length)");
+  for (const std::int64_t id : out.ids) out.tokens.push_back(m.vocabulary.word(id));
+  const TensorView<const std::int64_t> ids(out.ids.data(), {1, length});
+  const train::EncoderOutput output = m.model.forward({.ids = ids, .padding = {}, .targets = {}}, true, ctx);
+  for (Index l = 0; l < c.num_layers; ++l) {
+    out.attention.push_back(
+        Tensor<>::copy_of(output.attention[static_cast<std::size_t>(l)].view_as({c.num_heads, length, length})));
+    if (need_query_key) {
+      const Tensor<> x = m.model.attention_input(output, l);
+      out.query_key.push_back(viz::project_query_key(m.model.attention_layer(l), x.view_as({length, c.d_model}), ctx));
+    }
+  }
   return out;
 }
 
@@ -148,17 +197,11 @@ std::ofstream open_output(const std::string& path, const std::string& option) {
   return out;
 }
 
-void write_html(const HeadsArgs& args, const BertModel& model, const EncodedSentence& s, const Context& ctx) {
-  viz::HeadViewData view{.title = fmt::format("“{}” — {}", args.text, fs::path(args.model).filename().string()),
-                         .tokens = s.tokens,
-                         .attention = s.attention,
-                         .query_key = {}};
-  const auto length = static_cast<Index>(s.tokens.size());
-  const Index e = model.config().hidden_size;
-  // Layer n's input is hidden_states[n]: the embeddings' output for n = 0, else layer n's output.
-  for (std::size_t n = 0; n < model.layers().size(); ++n)
-    view.query_key.push_back(viz::project_query_key(
-        model.layers()[n].attention, s.output.hidden_states[n].view_as({length, e}), ctx));
+void write_html(const HeadsArgs& args, const EncodedSentence& s) {
+  const viz::HeadViewData view{.title = fmt::format("“{}” — {}", args.text, fs::path(args.model).filename().string()),
+                               .tokens = s.tokens,
+                               .attention = s.attention,
+                               .query_key = s.query_key};
   std::ofstream out = open_output(args.html, "--html");
   viz::write_head_view_html(view, out);
 }
@@ -167,26 +210,29 @@ void run_heads(const HeadsArgs& args) {
   if (!args.target.empty() && args.focus.empty())
     throw_invalid("--target", "--focus as well (heads are ranked by attention from the focus token)",
                   "--target alone");
-  if (!fs::is_directory(args.model))
-    throw_invalid("--model", "a folder with config.json, vocab.txt and model.safetensors",
-                  "'" + args.model + "' (no such folder)");
+  const bool bert = fs::is_directory(args.model);
+  const bool trained = !bert && (fs::is_regular_file(args.model) || args.model == "demo" ||
+                                 args.model == "demo-4-heads" || args.model == "demo-1-head");
+  if (!bert && !trained)
+    throw_invalid("--model", "a BERT folder (config.json, vocab.txt, model.safetensors), a checkpoint "
+                             "file of mha train, or demo / demo-1-head",
+                  "'" + args.model + "' (no such folder or file)");
   const Context ctx{.kernel = resolve_kernel(args.kernel)};
   const viz::ColorMode color = resolve_color(args.color);
-  const BertModel model = BertModel::load(args.model);
-  const WordPieceTokenizer tokenizer = WordPieceTokenizer::from_folder(args.model);
-  const BertConfig& config = model.config();
-  const Index layers = config.num_hidden_layers;
+  const EncodedSentence s = bert ? encode_bert(args, !args.html.empty(), ctx)
+                                 : encode_trained(args, !args.html.empty(), ctx);
+  const ModelSummary& config = s.model;
+  const Index layers = config.layers;
   const Index layer = args.layer == 0 ? layers : args.layer;
   if (layer < 1 || layer > layers)
     throw_invalid("--layer", "a layer in [1, " + std::to_string(layers) + "]", std::to_string(args.layer));
 
-  const EncodedSentence s = encode(model, tokenizer, args.text, ctx);
   // Resolve the words before printing anything, so a typo fails with a single line.
   const Index focus = args.focus.empty() ? -1 : viz::find_token(s.tokens, args.focus, "--focus");
   const Index target = args.target.empty() ? -1 : viz::find_token(s.tokens, args.target, "--target");
 
   fmt::print("model: {} ({} layers × {} heads, hidden size {}, head size {})\n", args.model, layers,
-             config.num_attention_heads, config.hidden_size, config.head_dim());
+             config.heads, config.hidden, config.head_dim);
   std::string listing;
   for (std::size_t i = 0; i < s.tokens.size(); ++i) listing += fmt::format(" {}:{}", i, s.tokens[i]);
   fmt::print("tokens ({}):{}\n\n", s.tokens.size(), listing);
@@ -213,10 +259,10 @@ void run_heads(const HeadsArgs& args) {
         {"tokens", s.tokens},
         {"token_ids", s.ids},
         {"config", {{"num_hidden_layers", layers},
-                    {"num_attention_heads", config.num_attention_heads},
-                    {"hidden_size", config.hidden_size},
-                    {"head_dim", config.head_dim()},
-                    {"max_position_embeddings", config.max_position_embeddings}}},
+                    {"num_attention_heads", config.heads},
+                    {"hidden_size", config.hidden},
+                    {"head_dim", config.head_dim},
+                    {"max_position_embeddings", config.max_positions}}},
         {"attention", attention_json(s.attention)},
         {"analysis", analysis},
     };
@@ -224,7 +270,7 @@ void run_heads(const HeadsArgs& args) {
     fmt::print("wrote {}\n", args.json);
   }
   if (!args.html.empty()) {
-    write_html(args, model, s, ctx);
+    write_html(args, s);
     fmt::print("wrote {}\n", args.html);
   }
 }
@@ -233,11 +279,14 @@ void run_heads(const HeadsArgs& args) {
 
 void register_heads(CLI::App& app) {
   auto args = std::make_shared<HeadsArgs>();
-  CLI::App* heads = app.add_subcommand("heads", "every attention head of a BERT checkpoint on your sentence");
+  CLI::App* heads = app.add_subcommand(
+      "heads", "every attention head of a BERT checkpoint or a trained mha model on your sentence");
   heads->add_option("--model", args->model,
-                    "Hugging Face BERT folder: config.json, vocab.txt, model.safetensors")
+                    "Hugging Face BERT folder (config.json, vocab.txt, model.safetensors), a checkpoint "
+                    "of mha train, or demo / demo-1-head (the built-in trained models)")
       ->required();
-  heads->add_option("--text", args->text, "the sentence (WordPiece-tokenized, [CLS] … [SEP] added)")->required();
+  heads->add_option("--text", args->text,
+                    "the sentence (BERT: WordPiece-tokenized, [CLS] … [SEP] added; mha models: words)")->required();
   heads->add_option("--layer", args->layer, "layer whose heads are printed, 1 … N (default: the last)");
   heads->add_option("--focus", args->focus, "token to analyse (first match, or #N for position N)");
   heads->add_option("--target", args->target, "rank the heads by attention from --focus to this token");

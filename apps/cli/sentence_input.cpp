@@ -1,5 +1,7 @@
 #include "sentence_input.hpp"
 
+#include "mha/train/functional.hpp"
+
 #include <cctype>
 #include <cmath>
 #include <numbers>
@@ -70,22 +72,9 @@ Tensor<> word_embedding(std::string_view word, Index d_model, std::uint64_t seed
   return e;
 }
 
-Tensor<> sinusoidal_positions(Index length, Index d_model) {
-  Tensor<> pe({length, d_model});
-  for (Index pos = 0; pos < length; ++pos)
-    for (Index dim = 0; dim < d_model; ++dim) {
-      // Dimensions 2k and 2k+1 share the frequency 1 / 10000^(2k / d_model).
-      const double two_k = static_cast<double>(dim - dim % 2);
-      const double angle =
-          static_cast<double>(pos) / std::pow(10000.0, two_k / static_cast<double>(d_model));
-      pe(pos, dim) = static_cast<float>(dim % 2 == 0 ? std::sin(angle) : std::cos(angle));
-    }
-  return pe;
-}
-
 Tensor<> embed_sentence(std::span<const std::string> tokens, Index d_model, std::uint64_t seed) {
   const auto length = static_cast<Index>(tokens.size());
-  Tensor<> x = sinusoidal_positions(length, d_model);
+  Tensor<> x = train::sinusoidal_positions(length, d_model);
   for (Index i = 0; i < length; ++i) {
     const Tensor<> e = word_embedding(tokens[static_cast<std::size_t>(i)], d_model, seed);
     for (Index dim = 0; dim < d_model; ++dim) x(i, dim) += e(dim);

@@ -4,7 +4,7 @@
 //   x_i    = e(token_i) + PE(i)                                          [L, d_model]
 //   e(w)   = d_model values ~ N(0, 1), drawn from a generator seeded by hash(w) and the seed, so
 //            the same word always gets the same vector (a static, untrained embedding)
-//   PE(i)  = the sinusoidal positional encoding of "Attention Is All You Need" §3.5:
+//   PE(i)  = mha::train::sinusoidal_positions: the sinusoidal positional encoding of "Attention Is All You Need" §3.5:
 //            PE(i, 2k) = sin(i / 10000^(2k/d_model)),  PE(i, 2k+1) = cos(i / 10000^(2k/d_model))
 #pragma once
 
@@ -26,9 +26,6 @@ std::vector<std::string> tokenize_words(std::string_view text);
 
 // The static embedding e(w): [d_model].
 Tensor<> word_embedding(std::string_view word, Index d_model, std::uint64_t seed);
-
-// PE for positions 0 … length−1: [length, d_model].
-Tensor<> sinusoidal_positions(Index length, Index d_model);
 
 // x_i = e(token_i) + PE(i): [L, d_model].
 Tensor<> embed_sentence(std::span<const std::string> tokens, Index d_model, std::uint64_t seed);

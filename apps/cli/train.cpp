@@ -26,7 +26,7 @@ struct TrainArgs {
   TrainingOptions training;  // model and optimizer: shared with `mha experiment heads`
   std::string out = "mha-model.safetensors", resume;
   Index checkpoint_every = 0;
-  int threads = 2;
+  int threads = 1;  // the models are small: a second thread costs more in synchronisation than it saves
   std::string kernel;
   bool model_only = false, quiet = false;
 };

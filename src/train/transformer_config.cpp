@@ -24,9 +24,23 @@ void fill_uniform(Tensor<>& t, double bound, std::mt19937_64& rng) {
   }
 }
 
+// Upper bounds keep every size product (vocab·d, d·d_ff, 3·d·d) far from overflowing 64 bits
+// whatever a checkpoint's metadata says; they are far above anything this trainer can train.
+constexpr Index kMaxDimension = Index{1} << 20;
+constexpr Index kMaxLayers = 1024;
+
+void expect_at_most(Index value, Index most, const char* name) {
+  if (value > most) throw_invalid(name, "<= " + std::to_string(most), std::to_string(value));
+}
+
 }  // namespace
 
 void validate(const TransformerConfig& c) {
+  expect_at_most(c.vocab_size, kMaxDimension, "vocab_size");
+  expect_at_most(c.d_model, kMaxDimension, "d_model");
+  expect_at_most(c.d_ff, kMaxDimension, "d_ff");
+  expect_at_most(c.max_length, kMaxDimension, "max_length");
+  expect_at_most(c.num_layers, kMaxLayers, "num_layers");
   expect_at_least(c.vocab_size, 2, "vocab_size");
   expect_at_least(c.d_model, 1, "d_model");
   expect_at_least(c.num_heads, 1, "num_heads");

@@ -37,8 +37,9 @@ TEST(CliExperiment, TinyGridWritesMarkdownSvgAndJson) {
 
   const std::string page = slurp(md);
   EXPECT_EQ(page.rfind("# ", 0), 0u) << "the page does not start with a title";
-  EXPECT_NE(page.find("| heads | head_dim | parameters | accuracy | grammatical | PP-noun accuracy "
-                      "| PP-noun grammatical | held-out loss |"),
+  EXPECT_NE(page.find("| heads | head_dim | parameters | accuracy | grammatical | mass on grammatical "
+                      "words | PP-noun accuracy | PP-noun grammatical | PP-noun mass | PP-noun loss | "
+                      "held-out loss |"),
             std::string::npos)
       << page;
   EXPECT_NE(page.find("\n| 1 | 8 | "), std::string::npos) << page;  // heads 1: head_dim 8
@@ -50,7 +51,7 @@ TEST(CliExperiment, TinyGridWritesMarkdownSvgAndJson) {
   EXPECT_NE(page.find("](figures/heads.svg)"), std::string::npos)
       << "figure link relative to the page";
   EXPECT_NE(page.find("language.md"), std::string::npos);
-  EXPECT_NE(page.find("On the PP-noun grammatical rate the best multi-head setting, 2 heads"),
+  EXPECT_NE(page.find("On the PP-noun mass (the probability put on the words the grammar allows) the best multi-head setting, 2 heads"),
             std::string::npos)
       << page;
 
@@ -71,7 +72,7 @@ TEST(CliExperiment, TinyGridWritesMarkdownSvgAndJson) {
   EXPECT_GT(doc["runs"][0]["parameters"].get<long>(), 0);
   EXPECT_EQ(doc["runs"][0]["parameters"], doc["runs"][1]["parameters"]);
   ASSERT_EQ(doc.at("summary").size(), 2u);
-  for (const char* metric : {"accuracy", "grammatical", "pp_accuracy", "pp_grammatical", "loss"}) {
+  for (const char* metric : {"accuracy", "grammatical", "mass", "pp_accuracy", "pp_grammatical", "pp_mass", "pp_loss", "loss"}) {
     EXPECT_DOUBLE_EQ(doc["summary"][0][metric]["mean"].get<double>(),
                      doc["runs"][0][metric].get<double>())
         << metric;
@@ -94,7 +95,7 @@ TEST(CliExperiment, SummaryIsMeanAndSampleStandardDeviationOverSeeds) {
   ASSERT_EQ(doc.at("runs").size(), 4u);
   for (std::size_t h = 0; h < 2; ++h) {
     const auto& summary = doc["summary"][h];
-    for (const char* metric : {"pp_grammatical", "loss"}) {
+    for (const char* metric : {"pp_grammatical", "pp_mass", "pp_loss", "loss"}) {
       const double a = doc["runs"][2 * h][metric], b = doc["runs"][2 * h + 1][metric];
       EXPECT_EQ(doc["runs"][2 * h]["seed"], 0);
       EXPECT_EQ(doc["runs"][2 * h + 1]["seed"], 1);
@@ -140,6 +141,8 @@ TEST(CliExperiment, EachRunIsTheMhaTrainRunWithTheSameFlags) {
   EXPECT_EQ(run["grammatical"].get<double>(), e.valid);
   EXPECT_EQ(run["pp_accuracy"].get<double>(), e.two_relation_accuracy);
   EXPECT_EQ(run["pp_grammatical"].get<double>(), e.two_relation_valid);
+  EXPECT_EQ(run["pp_mass"].get<double>(), e.two_relation_allowed_mass);
+  EXPECT_EQ(run["pp_loss"].get<double>(), e.two_relation_loss);
   EXPECT_EQ(run["pp_examples"].get<Index>(), e.two_relation_examples);
 }
 
