@@ -23,10 +23,12 @@ Hugging Face's mask is additive, (1 - m) * finfo.min, as here.
 import json
 import math
 import os
-import struct
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_writer import write_safetensors  # noqa: E402
 
 SEED = 20240611
 CONFIG = {
@@ -57,46 +59,6 @@ un runn ##want ##ed ##ing ##s ##ly ##er want run running play ##ful moon star sk
 
 def vocabulary():
     return SPECIAL + PUNCTUATION + WORDS
-
-
-# --- safetensors writer (formats.md section 1.3) --------------------------------------------------
-
-# dtype name -> (rank in the format's increasing-alignment enum order, torch dtype)
-DTYPES = {"BOOL": (0, torch.bool), "F16": (13, torch.float16), "BF16": (14, torch.bfloat16),
-          "F32": (17, torch.float32), "F64": (19, torch.float64), "I64": (20, torch.int64)}
-NAME_OF = {torch_dtype: name for name, (_, torch_dtype) in DTYPES.items()}
-
-
-def tensor_bytes(t):
-    t = t.detach().contiguous().cpu()
-    if t.dtype == torch.bfloat16:  # numpy has no bfloat16: take the raw 16-bit patterns
-        t = t.view(torch.int16)
-    data = t.numpy().tobytes()
-    assert sys.byteorder == "little", "the format is little-endian"
-    return data
-
-
-def write_safetensors(path, tensors, metadata=None):
-    """[u64 LE header length][JSON header padded with spaces to 8][data], tensors ordered by
-    descending dtype rank then name, offsets contiguous from 0."""
-    order = sorted(tensors, key=lambda n: (-DTYPES[NAME_OF[tensors[n].dtype]][0], n))
-    header, chunks, offset = {}, [], 0
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    for name in order:
-        t = tensors[name]
-        data = tensor_bytes(t)
-        header[name] = {"dtype": NAME_OF[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for data in chunks:
-            f.write(data)
 
 
 # --- a tiny random BERT ---------------------------------------------------------------------------

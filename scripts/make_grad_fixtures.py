@@ -23,7 +23,6 @@ against repeated kv heads.
     /usr/bin/python3 scripts/make_grad_fixtures.py --out tests/fixtures/grad --seed 5
 """
 
-import argparse
 import copy
 import pathlib
 import random
@@ -33,6 +32,7 @@ import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import make_parity_fixtures as parity  # noqa: E402
+from safetensors_writer import write_safetensors  # noqa: E402
 
 FLOAT_BUDGET = 2500
 SOUNDNESS = 1e-5  # float32 vs float64 autograd, relative to max(1, |ref|)
@@ -55,21 +55,8 @@ def worst_relative(a, ref):
 
 
 def build_case(c, gen):
-    e = c["heads"] * c["head_dim"]
-    b, l, s = c["batch"], c["tgt_len"], c["src_len"]
-    layer = torch.nn.MultiheadAttention(
-        e, c["heads"], bias=c["bias"], add_bias_kv=c["add_bias_kv"],
-        add_zero_attn=c["add_zero_attn"], kdim=c["kdim"], vdim=c["vdim"],
-        batch_first=c["batch_first"], dropout=0.0)
-    parity.randomize_parameters(layer, gen)
-    query_lbe = torch.randn(l, b, e, generator=gen)
-    if c["self_attention"]:
-        key_lbe = value_lbe = query_lbe
-    elif c["key_is_value"]:
-        key_lbe = value_lbe = torch.randn(s, b, c["kdim"], generator=gen)
-    else:
-        key_lbe = torch.randn(s, b, c["kdim"], generator=gen)
-        value_lbe = torch.randn(s, b, c["vdim"], generator=gen)
+    layer = parity.random_layer(c, gen)  # left in training mode: autograd runs through it
+    query_lbe, key_lbe, value_lbe = parity.random_inputs(c, gen)
     kpm, attn_mask = parity.make_masks(c, gen)
     query, key, value = (parity.to_layout(x, c) for x in (query_lbe, key_lbe, value_lbe))
     kpm_in = kpm[0] if (kpm is not None and c["unbatched"]) else kpm
@@ -85,13 +72,8 @@ def build_case(c, gen):
     if not all(torch.isfinite(g).all() for g in grads64.values()) or worst > SOUNDNESS:
         return None
 
-    tensors = {name: p.detach().numpy() for name, p in layer.state_dict().items()}
-    tensors.update(query=query.numpy(), key=key.numpy(), value=value.numpy(),
-                   grad_output=grad_output.numpy())
-    if kpm_in is not None:
-        tensors["key_padding_mask"] = kpm_in.numpy()
-    if attn_mask is not None and c["attn_mask"] != "causal":  # causal: the flag replaces the mask
-        tensors["attn_mask"] = attn_mask.numpy()
+    tensors = parity.stored_inputs(c, layer, query, key, value, kpm_in, attn_mask)
+    tensors["grad_output"] = grad_output.numpy()
     tensors["expected.output"] = out64.float().numpy()
     for name, g in grads64.items():
         tensors[name] = g.float().numpy()
@@ -110,11 +92,7 @@ def build_case(c, gen):
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="tests/fixtures/grad", type=pathlib.Path)
-    parser.add_argument("--count", default=60, type=int)
-    parser.add_argument("--seed", default=5, type=int)
-    args = parser.parse_args(argv)
+    args = parity.parse_arguments(argv, __doc__, out="tests/fixtures/grad", count=60, seed=5)
 
     torch.set_num_threads(1)
     parity.FLOAT_BUDGET = FLOAT_BUDGET  # sample_config reads it when called
@@ -137,7 +115,7 @@ def main(argv):
         tensors, metadata = case
         metadata.update(seed=args.seed, case=len(configs))
         path = args.out / f"grad_{len(configs):03d}.safetensors"
-        parity.write_safetensors(path, tensors, metadata)
+        write_safetensors(path, tensors, metadata)
         configs.append(c)
         total += path.stat().st_size
     print(f"wrote {len(configs)} cases ({rejected} ill-conditioned draws skipped), {total} bytes,"

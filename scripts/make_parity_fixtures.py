@@ -21,61 +21,22 @@ draw comes from generators seeded here.
 
 import argparse
 import copy
-import json
 import math
 import pathlib
 import random
-import struct
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from safetensors_writer import write_safetensors  # noqa: E402
 
 # Float count one case may hold (inputs + weights + expected + intermediates); keeps the whole
 # fixture directory near 5 MB. Wide layers and a few hand-picked extreme cases may exceed it.
 FLOAT_BUDGET = 10000
 # float32 torch must agree with float64 torch this closely, or the case is not a sound fixture.
 SOUNDNESS_ATOL = 1e-5
-
-# ---------------------------------------------------------------------------------------------
-# A minimal safetensors writer (the python package is not installed here).
-# Layout: u64 little-endian header length N, N bytes of JSON padded with spaces to a multiple
-# of 8, then the data buffer; tensors sorted by descending dtype order, then name, contiguous.
-
-_DTYPES = {  # numpy dtype -> (safetensors name, rank in safetensors' Dtype enum order)
-    np.dtype(np.bool_): ("BOOL", 0),
-    np.dtype(np.float32): ("F32", 17),
-    np.dtype(np.int64): ("I64", 20),
-}
-
-
-def write_safetensors(path, tensors, metadata):
-    arrays = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
-    for name, array in arrays.items():
-        if array.dtype not in _DTYPES:
-            raise TypeError(f"{name}: unsupported dtype {array.dtype}")
-    order = sorted(arrays, key=lambda n: (-_DTYPES[arrays[n].dtype][1], n))
-    header = {"__metadata__": {str(k): str(v) for k, v in metadata.items()}}
-    offset = 0
-    for name in order:
-        array = arrays[name]
-        nbytes = array.size * array.dtype.itemsize
-        header[name] = {
-            "dtype": _DTYPES[array.dtype][0],
-            "shape": list(array.shape),
-            "data_offsets": [offset, offset + nbytes],
-        }
-        offset += nbytes
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as out:
-        out.write(struct.pack("<Q", len(text)))
-        out.write(text)
-        for name in order:
-            little_endian = arrays[name].dtype.newbyteorder("<")
-            out.write(arrays[name].astype(little_endian, copy=False).tobytes())
-
 
 # ---------------------------------------------------------------------------------------------
 # Configurations
@@ -214,6 +175,43 @@ def randomize_parameters(layer, gen):
                 param.copy_(0.5 * torch.randn(param.shape, generator=gen))
 
 
+def random_layer(c, gen):
+    """The configuration's nn.MultiheadAttention (dropout 0) with random parameters."""
+    layer = torch.nn.MultiheadAttention(
+        c["heads"] * c["head_dim"], c["heads"], bias=c["bias"], add_bias_kv=c["add_bias_kv"],
+        add_zero_attn=c["add_zero_attn"], kdim=c["kdim"], vdim=c["vdim"],
+        batch_first=c["batch_first"])
+    randomize_parameters(layer, gen)
+    return layer
+
+
+def random_inputs(c, gen):
+    """query (L, B, E), key (S, B, kdim), value (S, B, vdim); one tensor where the case shares."""
+    b, l, s = c["batch"], c["tgt_len"], c["src_len"]
+    query_lbe = torch.randn(l, b, c["heads"] * c["head_dim"], generator=gen)
+    if c["self_attention"]:
+        key_lbe = value_lbe = query_lbe
+    elif c["key_is_value"]:
+        key_lbe = value_lbe = torch.randn(s, b, c["kdim"], generator=gen)
+    else:
+        key_lbe = torch.randn(s, b, c["kdim"], generator=gen)
+        value_lbe = torch.randn(s, b, c["vdim"], generator=gen)
+    return query_lbe, key_lbe, value_lbe
+
+
+def stored_inputs(c, layer, query, key, value, kpm_in, attn_mask):
+    """What every fixture stores for the C++ loader: the state_dict, the inputs and the masks."""
+    tensors = {name: p.detach().numpy() for name, p in layer.state_dict().items()}
+    tensors["query"] = query.numpy()
+    tensors["key"] = key.numpy()
+    tensors["value"] = value.numpy()
+    if kpm_in is not None:
+        tensors["key_padding_mask"] = kpm_in.numpy()
+    if attn_mask is not None and c["attn_mask"] != "causal":  # causal: the flag replaces the mask
+        tensors["attn_mask"] = attn_mask.numpy()  # (L, S) or (B·H, L, S); unbatched: (H, L, S)
+    return tensors
+
+
 def make_masks(c, gen):
     """Random (key_padding_mask, attn_mask) with no fully masked query row.
 
@@ -346,23 +344,10 @@ def max_diff(a, b):
 
 def build_case(c, gen):
     e = c["heads"] * c["head_dim"]
-    b, l, s = c["batch"], c["tgt_len"], c["src_len"]
-    layer = torch.nn.MultiheadAttention(
-        e, c["heads"], bias=c["bias"], add_bias_kv=c["add_bias_kv"],
-        add_zero_attn=c["add_zero_attn"], kdim=c["kdim"], vdim=c["vdim"],
-        batch_first=c["batch_first"])
+    b, l = c["batch"], c["tgt_len"]
+    layer = random_layer(c, gen)
     layer.eval()
-    randomize_parameters(layer, gen)
-
-    query_lbe = torch.randn(l, b, e, generator=gen)
-    if c["self_attention"]:
-        key_lbe = value_lbe = query_lbe
-    elif c["key_is_value"]:
-        key_lbe = value_lbe = torch.randn(s, b, c["kdim"], generator=gen)
-    else:
-        key_lbe = torch.randn(s, b, c["kdim"], generator=gen)
-        value_lbe = torch.randn(s, b, c["vdim"], generator=gen)
-
+    query_lbe, key_lbe, value_lbe = random_inputs(c, gen)
     kpm, attn_mask = make_masks(c, gen)
 
     # What the user passes: the layout of the case, the same tensor object where shared (so
@@ -404,14 +389,7 @@ def build_case(c, gen):
     if diff > SOUNDNESS_ATOL:
         raise RuntimeError(f"explicit intermediates differ from torch by {diff:.3g}: {describe(c)}")
 
-    tensors = {name: p.detach().numpy() for name, p in layer.state_dict().items()}
-    tensors["query"] = query.numpy()
-    tensors["key"] = key.numpy()
-    tensors["value"] = value.numpy()
-    if kpm_in is not None:
-        tensors["key_padding_mask"] = kpm_in.numpy()
-    if attn_mask is not None and c["attn_mask"] != "causal":  # causal: the flag replaces the mask
-        tensors["attn_mask"] = attn_mask.numpy()  # (L, S) or (B·H, L, S); unbatched: (H, L, S)
+    tensors = stored_inputs(c, layer, query, key, value, kpm_in, attn_mask)
     tensors["expected.output"] = out.numpy()
     tensors["expected.weights_avg"] = w_avg.numpy()
     tensors["expected.weights_per_head"] = w_heads.numpy()
@@ -480,12 +458,18 @@ def coverage(configs):
     return "\n".join(lines)
 
 
+def parse_arguments(argv, doc, out, count, seed):
+    """The command line the fixture scripts share: --out DIR, --count N, --seed S (the defaults
+    given), described by the first line of the script's docstring."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--out", default=out, type=pathlib.Path)
+    parser.add_argument("--count", default=count, type=int)
+    parser.add_argument("--seed", default=seed, type=int)
+    return parser.parse_args(argv)
+
+
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="tests/fixtures/parity", type=pathlib.Path)
-    parser.add_argument("--count", default=120, type=int)
-    parser.add_argument("--seed", default=1, type=int)
-    args = parser.parse_args(argv)
+    args = parse_arguments(argv, __doc__, out="tests/fixtures/parity", count=120, seed=1)
 
     torch.set_num_threads(1)  # same bytes on every machine, as far as torch's CPU kernels allow
     rng = random.Random(args.seed)

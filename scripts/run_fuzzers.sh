@@ -16,7 +16,7 @@ seconds=${1:-45}
 work=${2:-build/fuzz/run}
 shift $(($# < 2 ? $# : 2))
 
-targets=(safetensors bert_config vocab wordpiece)
+targets=(safetensors bert_config vocab wordpiece checkpoint)
 for target in "${targets[@]}"; do
   binary=build/fuzz/tests/fuzz/fuzz_${target}
   [ -x "$binary" ] || { echo "run_fuzzers: $binary is missing; build the fuzz preset"; exit 1; }

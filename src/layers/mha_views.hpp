@@ -1,5 +1,5 @@
-// Views shared by the MultiHeadAttention training passes: the caller's layouts read batch first,
-// [B, L, H·D] rows read as heads, and slices of the packed projection weights.
+// Views shared by MultiHeadAttention's forward and training passes: the caller's layouts read
+// batch first, [B, L, H·D] rows read as heads, and slices of the packed projection weights.
 #pragma once
 
 #include "mha/core/tensor.hpp"

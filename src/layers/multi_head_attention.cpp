@@ -7,39 +7,12 @@
 #include <cmath>
 
 #include "layers/mask_views.hpp"
+#include "layers/mha_views.hpp"
 #include "mha/kernels/linear.hpp"
 #include "mha/layers/multi_head_attention.hpp"
 
 namespace mha {
 namespace {
-
-// A rows × width slice of a 2-D weight starting at row `first`.
-TensorView<const float> weight_rows(const Tensor<>& w, Index first, Index rows) {
-  return {w.data() + first * w.dim(1), {rows, w.dim(1)}};
-}
-TensorView<const float> bias_slice(const Tensor<>& b, Index first, Index count) {
-  if (!b.defined()) return {};
-  return {b.data() + first, {count}};
-}
-
-// [B, L, H·D] row buffer seen as [B, H, L, D].
-template <class T>
-TensorView<T> heads_view(T* data, Index batch, Index heads, Index len, Index head_dim,
-                         Index row_stride) {
-  return {data, {batch, heads, len, head_dim}, {len * row_stride, head_dim, row_stride, 1}};
-}
-
-// The layouts PyTorch accepts, read as [B, L, width] without copying.
-struct Layout {
-  bool unbatched = false;
-  bool batch_first = false;
-};
-
-TensorView<const float> as_batch_first(TensorView<const float> x, const Layout& layout) {
-  if (layout.unbatched) return {x.data(), {1, x.dim(0), x.dim(1)}, {0, x.stride(0), x.stride(1)}};
-  if (layout.batch_first) return x;
-  return {x.data(), {x.dim(1), x.dim(0), x.dim(2)}, {x.stride(1), x.stride(0), x.stride(2)}};
-}
 
 void check_input(TensorView<const float> x, const std::string& name, Index rank, Index width,
                  const std::string& width_name) {
@@ -83,13 +56,14 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
     throw_invalid("query", c.batch_first ? "shape (B, L, E) or unbatched (L, E)"
                                          : "shape (L, B, E) or unbatched (L, E)",
                   shape_str(query.shape()));
-  const Layout layout{.unbatched = query.rank() == 2, .batch_first = c.batch_first};
+  const bool unbatched = query.rank() == 2;
   check_input(query, "query", query.rank(), c.embed_dim, "embed_dim");
   check_input(key, "key", query.rank(), c.kdim, "kdim");
   check_input(value, "value", query.rank(), c.vdim, "vdim");
-  const TensorView<const float> xq = as_batch_first(query, layout);
-  const TensorView<const float> xk = as_batch_first(key, layout);
-  const TensorView<const float> xv = as_batch_first(value, layout);
+  // key and value now have query's rank, so each reads as [B, L, width] the same way.
+  const TensorView<const float> xq = mha_views::batch_first(query, c.batch_first);
+  const TensorView<const float> xk = mha_views::batch_first(key, c.batch_first);
+  const TensorView<const float> xv = mha_views::batch_first(value, c.batch_first);
   const Index batch = xq.dim(0), len = xq.dim(1), src_len = xk.dim(1);
   if (xk.dim(0) != batch)
     throw_invalid("key", "batch size " + std::to_string(batch) + " (from query)", shape_str(key.shape()));
@@ -105,6 +79,7 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
 
   // 1. Projections. Self-attention with packed weights is one GEMM against all of in_proj_weight,
   //    [B, L, E + 2·Hkv·D]; otherwise Q, K and V are projected separately.
+  const TensorView<const float> in_w = w.in_proj_weight.view(), in_b = w.in_proj_bias.view();
   Tensor<> q_buf, k_buf, v_buf;
   TensorView<const float> q_heads, k_heads, v_heads;
   const bool fused = w.in_proj_weight.defined() && kv_len == src_len && same_view(query, key) &&
@@ -112,23 +87,24 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
   if (fused) {
     const Index width = e + 2 * kv_width;
     q_buf = Tensor<>({batch, len, width});
-    linear({.x = xq, .weight = w.in_proj_weight.view(), .bias = w.in_proj_bias.defined() ? w.in_proj_bias.view() : TensorView<const float>{}, .y = q_buf.view()}, ctx);
-    q_heads = heads_view<const float>(q_buf.data(), batch, heads, len, d, width);
-    k_heads = heads_view<const float>(q_buf.data() + e, batch, kv_heads, len, d, width);
-    v_heads = heads_view<const float>(q_buf.data() + e + kv_width, batch, kv_heads, len, d, width);
+    linear({.x = xq, .weight = in_w, .bias = in_b, .y = q_buf.view()}, ctx);
+    q_heads = mha_views::heads<const float>(q_buf.data(), batch, heads, len, d, width);
+    k_heads = mha_views::heads<const float>(q_buf.data() + e, batch, kv_heads, len, d, width);
+    v_heads =
+        mha_views::heads<const float>(q_buf.data() + e + kv_width, batch, kv_heads, len, d, width);
   } else {
     const bool packed = w.in_proj_weight.defined();
-    const auto wq = packed ? weight_rows(w.in_proj_weight, 0, e) : w.q_proj_weight.view();
-    const auto wk = packed ? weight_rows(w.in_proj_weight, e, kv_width) : w.k_proj_weight.view();
-    const auto wv = packed ? weight_rows(w.in_proj_weight, e + kv_width, kv_width) : w.v_proj_weight.view();
+    const auto wq = packed ? mha_views::rows(in_w, 0, e) : w.q_proj_weight.view();
+    const auto wk = packed ? mha_views::rows(in_w, e, kv_width) : w.k_proj_weight.view();
+    const auto wv = packed ? mha_views::rows(in_w, e + kv_width, kv_width) : w.v_proj_weight.view();
     q_buf = Tensor<>({batch, len, e});
     k_buf = Tensor<>({batch, kv_len, kv_width});  // zero-filled: the zero_attn row stays 0
     v_buf = Tensor<>({batch, kv_len, kv_width});
     const Shape kv_rows_strides = {kv_len * kv_width, kv_width, 1};
-    linear({.x = xq, .weight = wq, .bias = bias_slice(w.in_proj_bias, 0, e), .y = q_buf.view()}, ctx);
-    linear({.x = xk, .weight = wk, .bias = bias_slice(w.in_proj_bias, e, kv_width),
+    linear({.x = xq, .weight = wq, .bias = mha_views::slice(in_b, 0, e), .y = q_buf.view()}, ctx);
+    linear({.x = xk, .weight = wk, .bias = mha_views::slice(in_b, e, kv_width),
             .y = TensorView<float>(k_buf.data(), {batch, src_len, kv_width}, kv_rows_strides)}, ctx);
-    linear({.x = xv, .weight = wv, .bias = bias_slice(w.in_proj_bias, e + kv_width, kv_width),
+    linear({.x = xv, .weight = wv, .bias = mha_views::slice(in_b, e + kv_width, kv_width),
             .y = TensorView<float>(v_buf.data(), {batch, src_len, kv_width}, kv_rows_strides)}, ctx);
     if (c.add_bias_kv) {  // bias_k / bias_v become key/value position S of every batch
       for (Index b = 0; b < batch; ++b)
@@ -137,9 +113,9 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
           v_buf(b, src_len, x) = w.bias_v(0, 0, x);
         }
     }
-    q_heads = heads_view<const float>(q_buf.data(), batch, heads, len, d, e);
-    k_heads = heads_view<const float>(k_buf.data(), batch, kv_heads, kv_len, d, kv_width);
-    v_heads = heads_view<const float>(v_buf.data(), batch, kv_heads, kv_len, d, kv_width);
+    q_heads = mha_views::heads<const float>(q_buf.data(), batch, heads, len, d, e);
+    k_heads = mha_views::heads<const float>(k_buf.data(), batch, kv_heads, kv_len, d, kv_width);
+    v_heads = mha_views::heads<const float>(v_buf.data(), batch, kv_heads, kv_len, d, kv_width);
   }
 
   // 2. Attention over every head, written straight into the concatenated [B, L, H·D] layout.
@@ -147,7 +123,7 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
   params.scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(d)));
   params.alignment = options.causal_alignment;
   MaskStorage storage;
-  const MaskPlan plan{batch, heads, len, src_len, kv_len, layout.unbatched};
+  const MaskPlan plan{batch, heads, len, src_len, kv_len, unbatched};
   if (options.key_padding_mask) params.masks.push_back(kernel_key_padding(*options.key_padding_mask, plan, storage));
   if (options.attn_mask) params.masks.push_back(kernel_attn_mask(*options.attn_mask, plan, storage));
   if (kv_len > src_len && (options.is_causal || options.window_left >= 0)) {
@@ -160,7 +136,7 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
   Tensor<> concat({batch, len, e});
   Tensor<> per_head = options.need_weights ? Tensor<>({batch, heads, len, kv_len}) : Tensor<>();
   attention({.q = q_heads, .k = k_heads, .v = v_heads,
-             .out = heads_view<float>(concat.data(), batch, heads, len, d, e),
+             .out = mha_views::heads<float>(concat.data(), batch, heads, len, d, e),
              .weights = options.need_weights ? per_head.view() : TensorView<float>{},
              .lse = {},
              .params = std::move(params)},
@@ -168,21 +144,16 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
 
   // 3. Output projection, written in the caller's layout.
   MhaOutput result;
-  result.output = layout.unbatched ? Tensor<>({len, e})
+  result.output = unbatched ? Tensor<>({len, e})
                   : c.batch_first  ? Tensor<>({batch, len, e})
                                    : Tensor<>({len, batch, e});
-  const TensorView<float> y =
-      layout.unbatched || c.batch_first
-          ? TensorView<float>(result.output.data(), {batch, len, e})
-          : TensorView<float>(result.output.data(), {batch, len, e}, {e, batch * e, 1});
-  linear({.x = concat.view(), .weight = w.out_proj_weight.view(),
-          .bias = w.out_proj_bias.defined() ? w.out_proj_bias.view() : TensorView<const float>{},
-          .y = y},
+  linear({.x = concat.view(), .weight = w.out_proj_weight.view(), .bias = w.out_proj_bias.view(),
+          .y = mha_views::batch_first(result.output.view(), c.batch_first)},
          ctx);
 
   if (options.need_weights) {
     result.weights = options.average_attn_weights ? average_heads(per_head) : std::move(per_head);
-    if (layout.unbatched) {  // drop the batch dimension of 1
+    if (unbatched) {  // drop the batch dimension of 1
       Shape shape(result.weights.shape().begin() + 1, result.weights.shape().end());
       result.weights = Tensor<>::copy_of(result.weights.view_as(shape));
     }

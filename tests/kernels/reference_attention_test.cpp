@@ -6,29 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include "kernels/reference_test_setup.hpp"
 #include "mha/kernels/attention.hpp"
-#include "testing/allclose.hpp"
-#include "testing/naive_attention.hpp"
-#include "testing/random_tensor.hpp"
-#include "testing/run_attention.hpp"
 
-namespace mha {
+namespace mha::reference_test {
 namespace {
-
-using testing::all_close;
-using testing::naive_attention;
-using testing::random_tensor;
-using testing::run_attention;
-
-constexpr double kTol = 1e-6;
-
-// q0 = [1, 0], q1 = [0, 1];  k0 = [1, 0], k1 = [0, 1], k2 = [1, 1];  v = [1, 2], [3, 4], [5, 6].
-// Scores (scale 1): row 0 = [1, 0, 1], row 1 = [0, 1, 1].
-struct HandExample {
-  Tensor<> q{{1, 1, 2, 2}, {1, 0, 0, 1}};
-  Tensor<> k{{1, 1, 3, 2}, {1, 0, 0, 1, 1, 1}};
-  Tensor<> v{{1, 1, 3, 2}, {1, 2, 3, 4, 5, 6}};
-};
 
 TEST(ReferenceAttention, HandComputedTwoQueriesThreeKeys) {
   const HandExample x;
@@ -281,4 +263,4 @@ TEST(ReferenceAttention, OptionalOutputsMayBeOmitted) {
 }
 
 }  // namespace
-}  // namespace mha
+}  // namespace mha::reference_test

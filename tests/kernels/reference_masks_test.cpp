@@ -5,30 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include "kernels/reference_test_setup.hpp"
 #include "mha/kernels/attention.hpp"
-#include "testing/allclose.hpp"
-#include "testing/naive_attention.hpp"
-#include "testing/random_tensor.hpp"
-#include "testing/run_attention.hpp"
 
-namespace mha {
+namespace mha::reference_test {
 namespace {
 
-using testing::all_close;
-using testing::naive_attention;
-using testing::random_tensor;
-using testing::run_attention;
-
-constexpr double kTol = 1e-6;
 constexpr float kInf = std::numeric_limits<float>::infinity();
-
-// Same hand example as reference_attention_test.cpp. Scores (scale 1): row 0 = [1, 0, 1],
-// row 1 = [0, 1, 1]; v = [1, 2], [3, 4], [5, 6].
-struct HandExample {
-  Tensor<> q{{1, 1, 2, 2}, {1, 0, 0, 1}};
-  Tensor<> k{{1, 1, 3, 2}, {1, 0, 0, 1, 1, 1}};
-  Tensor<> v{{1, 1, 3, 2}, {1, 2, 3, 4, 5, 6}};
-};
 
 void expect_row0_without_key1(const testing::AttentionResult& r) {
   // Keys 0 and 2 tie at score 1: p = [1/2, 0, 1/2], out = ([1, 2] + [5, 6]) / 2.
@@ -295,4 +278,4 @@ TEST(ReferenceMasks, MaskedWeightRowsStillSumToOne) {
 }
 
 }  // namespace
-}  // namespace mha
+}  // namespace mha::reference_test

@@ -13,6 +13,7 @@
 
 #include "mha/io/safetensors.hpp"
 #include "mha/layers/multi_head_attention_backward.hpp"
+#include "parity/fixture_suite.hpp"
 #include "parity/parity_case.hpp"
 
 namespace mha {
@@ -25,31 +26,14 @@ constexpr double kRelativeTolerance = 1e-4;  // the issue's bound, relative to m
 constexpr std::size_t kMinimumCases = 50;
 
 std::vector<std::string> grad_fixture_files() {
-  std::vector<std::string> files;
-  std::error_code error;
-  const auto dir = std::filesystem::path(MHA_FIXTURES_DIR) / "grad";
-  for (const auto& entry : std::filesystem::directory_iterator(dir, error))
-    if (entry.path().filename().string().starts_with("grad_") &&
-        entry.path().extension() == ".safetensors")
-      files.push_back(entry.path().string());
-  std::sort(files.begin(), files.end());
-  return files;
+  return parity::fixture_files(std::filesystem::path(MHA_FIXTURES_DIR) / "grad", "grad_");
 }
 
 // Worst |Δ| / max(1, |ref|) per gradient over the whole run, printed at the end.
-std::map<std::string, double>& worst_seen() {
-  static std::map<std::string, double> worst;
-  return worst;
-}
-
-class WorstGradReport : public ::testing::Environment {
- public:
-  void TearDown() override {
-    for (const auto& [name, error] : worst_seen())
+parity::WorstReport* const kReport =
+    parity::add_worst_report("", [](const std::string& name, double error) {
       std::printf("[ grad parity ] worst |Δ|/max(1,|ref|) %-20s %.3g\n", name.c_str(), error);
-  }
-};
-const auto* const kReport = ::testing::AddGlobalTestEnvironment(new WorstGradReport);
+    });
 
 // Checks |actual − expected| ≤ 1e-4·max(1, |expected|) element-wise, naming the worst element.
 void expect_close(const Tensor<>& actual, const Tensor<>& expected, const std::string& name,
@@ -67,8 +51,7 @@ void expect_close(const Tensor<>& actual, const Tensor<>& expected, const std::s
       worst_at = n;
     }
   }
-  double& seen = worst_seen()[name + " (" + kernel + ")"];
-  seen = std::max(seen, worst);
+  kReport->record(name + " (" + kernel + ")", worst);
   EXPECT_LE(worst, kRelativeTolerance)
       << name << " [" << kernel << "] at flat index " << worst_at << ": got "
       << actual.values()[static_cast<std::size_t>(worst_at)] << ", PyTorch "

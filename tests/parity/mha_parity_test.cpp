@@ -7,18 +7,18 @@
 // Fixtures are read from $MHA_PARITY_DIR, default MHA_FIXTURES_DIR/parity.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <limits>
-#include <map>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "mha/kernels/linear.hpp"
 #include "mha/layers/scaled_dot_product_attention.hpp"
+#include "parity/fixture_suite.hpp"
 #include "parity/parity_case.hpp"
 #include "testing/allclose.hpp"
 
@@ -35,40 +35,23 @@ std::filesystem::path fixture_dir() {
                                         : std::filesystem::path(MHA_FIXTURES_DIR) / "parity";
 }
 
-// case_*.safetensors in the fixture directory, sorted (strings: GoogleTest prints them plainly).
-std::vector<std::string> fixture_files() {
-  std::vector<std::string> files;
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(fixture_dir(), error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.starts_with("case_") && entry.path().extension() == ".safetensors")
-      files.push_back(entry.path().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
+// case_*.safetensors in the fixture directory.
+std::vector<std::string> case_files() { return fixture_files(fixture_dir(), "case_"); }
 
 // Worst |Δ| per compared tensor over the whole run, printed at the end (for docs/numerics.md).
-std::map<std::string, double>& worst_seen() {
-  static std::map<std::string, double> worst;
-  return worst;
+std::string report_heading() {
+  std::ostringstream heading;
+  heading << "[ parity ] worst |Δ| over all cases (tolerance " << kAtol << "):\n";
+  return heading.str();
 }
-
-class WorstDiffReport : public ::testing::Environment {
- public:
-  void TearDown() override {
-    if (worst_seen().empty()) return;
-    std::cout << "[ parity ] worst |Δ| over all cases (tolerance " << kAtol << "):\n";
-    for (const auto& [name, diff] : worst_seen())
+WorstReport* const kReport =
+    add_worst_report(report_heading(), [](const std::string& name, double diff) {
       std::cout << "[ parity ]   " << name << ": " << diff << "\n";
-  }
-};
-const auto* const kReport = ::testing::AddGlobalTestEnvironment(new WorstDiffReport);
+    });
 
 void expect_close(const std::string& name, TensorView<const float> actual,
                   TensorView<const float> expected) {
-  double& worst = worst_seen()[name];
-  worst = std::max(worst, testing::max_abs_diff(actual, expected));
+  kReport->record(name, testing::max_abs_diff(actual, expected));
   EXPECT_TRUE(testing::all_close(actual, expected, kAtol)) << "tensor: " << name;
 }
 
@@ -261,7 +244,7 @@ TEST_P(MhaParity, Layer) {
                expected("expected.weights_per_head").view());
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, MhaParity, ::testing::ValuesIn(fixture_files()),
+INSTANTIATE_TEST_SUITE_P(Fixtures, MhaParity, ::testing::ValuesIn(case_files()),
                          [](const ::testing::TestParamInfo<std::string>& param_info) {
                            return std::filesystem::path(param_info.param).stem().string();
                          });
@@ -269,7 +252,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, MhaParity, ::testing::ValuesIn(fixture_files(
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(MhaParity);
 
 TEST(MhaParityFixtures, AtLeastAHundredCases) {
-  EXPECT_GE(fixture_files().size(), kMinimumCases)
+  EXPECT_GE(case_files().size(), kMinimumCases)
       << "fixtures in " << fixture_dir() << "; regenerate with "
       << "/usr/bin/python3 scripts/make_parity_fixtures.py --out tests/fixtures/parity";
 }
