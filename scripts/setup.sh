@@ -8,7 +8,9 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcli11-dev libutf8proc-dev
   libdnnl-dev libhwy-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-torch python3-numpy
+  # PyTorch (reference outputs, the speed comparison) calls whichever libblas.so.3 is selected;
+  # Debian's default is the unoptimised reference BLAS, OpenBLAS takes over when installed.
+  python3 python3-torch python3-numpy libopenblas0-pthread
   clang libclang-rt-14-dev libomp-dev
   chromium
 )
