@@ -60,71 +60,35 @@ std::string total_time(const HeadsExperiment& e) {
 
 }  // namespace
 
-const char* metric_key(Metric m) {
-  switch (m) {
-    case Metric::accuracy:
-      return "accuracy";
-    case Metric::grammatical:
-      return "grammatical";
-    case Metric::pp_accuracy:
-      return "pp_accuracy";
-    case Metric::pp_grammatical:
-      return "pp_grammatical";
-    case Metric::mass:
-      return "mass";
-    case Metric::pp_mass:
-      return "pp_mass";
-    case Metric::pp_loss:
-      return "pp_loss";
-    case Metric::loss:
-      return "loss";
-  }
-  return "?";
-}
+namespace {
 
-const char* metric_label(Metric m) {
-  switch (m) {
-    case Metric::accuracy:
-      return "accuracy";
-    case Metric::grammatical:
-      return "grammatical";
-    case Metric::pp_accuracy:
-      return "PP-noun accuracy";
-    case Metric::pp_grammatical:
-      return "PP-noun grammatical";
-    case Metric::mass:
-      return "mass on grammatical words";
-    case Metric::pp_mass:
-      return "PP-noun mass";
-    case Metric::pp_loss:
-      return "PP-noun loss";
-    case Metric::loss:
-      return "held-out loss";
-  }
-  return "?";
-}
+// One row per Metric, in enum order: its JSON key, its table heading and where it lives.
+struct MetricInfo {
+  const char* key;
+  const char* label;
+  double train::Evaluation::*value;
+};
 
-double metric_value(const train::Evaluation& e, Metric m) {
-  switch (m) {
-    case Metric::accuracy:
-      return e.accuracy;
-    case Metric::grammatical:
-      return e.valid;
-    case Metric::pp_accuracy:
-      return e.two_relation_accuracy;
-    case Metric::pp_grammatical:
-      return e.two_relation_valid;
-    case Metric::mass:
-      return e.allowed_mass;
-    case Metric::pp_mass:
-      return e.two_relation_allowed_mass;
-    case Metric::pp_loss:
-      return e.two_relation_loss;
-    case Metric::loss:
-      return e.loss;
-  }
-  return std::numeric_limits<double>::quiet_NaN();
-}
+constexpr MetricInfo kMetricInfo[] = {
+    {"accuracy", "accuracy", &train::Evaluation::accuracy},
+    {"grammatical", "grammatical", &train::Evaluation::valid},
+    {"mass", "mass on grammatical words", &train::Evaluation::allowed_mass},
+    {"pp_accuracy", "PP-noun accuracy", &train::Evaluation::two_relation_accuracy},
+    {"pp_grammatical", "PP-noun grammatical", &train::Evaluation::two_relation_valid},
+    {"pp_mass", "PP-noun mass", &train::Evaluation::two_relation_allowed_mass},
+    {"pp_loss", "PP-noun loss", &train::Evaluation::two_relation_loss},
+    {"loss", "held-out loss", &train::Evaluation::loss},
+};
+
+const MetricInfo& info(Metric m) { return kMetricInfo[static_cast<std::size_t>(m)]; }
+
+}  // namespace
+
+const char* metric_key(Metric m) { return info(m).key; }
+
+const char* metric_label(Metric m) { return info(m).label; }
+
+double metric_value(const train::Evaluation& e, Metric m) { return e.*info(m).value; }
 
 Spread spread_of(std::span<const double> values) {
   Spread s;

@@ -43,6 +43,7 @@ struct HeadsExperiment {
 // The reported quantities, in table order.
 // "mass" is the mean probability the model puts on the words the grammar allows at the masked
 // position: unlike the argmax rates it keeps improving after the argmax is always right.
+// (experiment_report.cpp keeps one row per metric in this order.)
 enum class Metric { accuracy, grammatical, mass, pp_accuracy, pp_grammatical, pp_mass, pp_loss, loss };
 inline constexpr Metric kMetrics[] = {Metric::accuracy,    Metric::grammatical,    Metric::mass,
                                       Metric::pp_accuracy, Metric::pp_grammatical, Metric::pp_mass,
