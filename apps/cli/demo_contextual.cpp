@@ -47,7 +47,7 @@ Context2 run_sentence(const DemoModel& m, const char* text, const Context& ctx) 
   c.ids = m.vocabulary.encode(text, "--contextual");
   c.bank = static_cast<Index>(c.ids.size()) - 1;
   const TensorView<const std::int64_t> ids(c.ids.data(), {1, static_cast<Index>(c.ids.size())});
-  c.out = m.model.forward({.ids = ids, .padding = {}, .targets = {}}, false, ctx);
+  c.out = m.model.forward({.ids = ids, .padding = {}, .targets = {}}, /*need_attention=*/true, ctx);
   return c;
 }
 
@@ -88,9 +88,7 @@ void run_contextual_demo(const DemoArgs& args) {
   // Which context words the last layer's heads read into "bank".
   fmt::print("\n  what \"bank\" attends to in the last layer (mean over heads):\n");
   for (const Context2* c : {&money, &river}) {
-    const TensorView<const std::int64_t> ids(c->ids.data(), {1, static_cast<Index>(c->ids.size())});
-    const train::EncoderOutput with = m.model.forward({.ids = ids, .padding = {}, .targets = {}}, true, ctx);
-    const Tensor<>& a = with.attention.back();  // [1, H, L, L]
+    const Tensor<>& a = c->out.attention.back();  // [1, H, L, L]
     const Index heads = a.dim(1), len = a.dim(2);
     std::string line;
     for (Index j = 0; j < len; ++j) {

@@ -43,6 +43,12 @@ DemoModel load_built_in(BuiltInModel which) {
                               : "built in: models/demo-1-head.safetensors");
 }
 
+std::optional<BuiltInModel> built_in_named(const std::string& name) {
+  if (name == "demo" || name == "demo-4-heads") return BuiltInModel::four_heads;
+  if (name == "demo-1-head") return BuiltInModel::one_head;
+  return std::nullopt;
+}
+
 DemoModel load_model_file(const std::string& path, const std::string& argument) {
   if (!std::filesystem::is_regular_file(path))
     throw_invalid(argument, "a checkpoint file written by mha train", "'" + path + "' (no such file)");

@@ -2,6 +2,7 @@
 // scripts/train_demo_models.sh), or a checkpoint written by `mha train`.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "mha/train/checkpoint.hpp"
@@ -21,6 +22,8 @@ struct DemoModel {
 enum class BuiltInModel { four_heads, one_head };
 
 DemoModel load_built_in(BuiltInModel which);
+// "demo" and "demo-4-heads" → four_heads, "demo-1-head" → one_head, anything else → nullopt.
+std::optional<BuiltInModel> built_in_named(const std::string& name);
 // Throws mha::Error (or SafetensorsError) naming `argument` and the file for a bad checkpoint.
 DemoModel load_model_file(const std::string& path, const std::string& argument);
 

@@ -216,13 +216,12 @@ void run_trained_demo(const DemoArgs& args) {
              "(attribute), when that side holds ≥ 0.25\n");
   print_focus_rows(runs, s, focus, printer);
 
-  const TensorView<const float> main_tables = layer_tables(runs.front(), layer - 1);
+  const Tensor<> main_tables = Tensor<>::copy_of(layer_tables(runs.front(), layer - 1));
   fmt::print("\n(b) The {}, layer {}: one table per head (rows = queries, columns = keys)\n",
              models.front().name, layer);
   for (Index h = 0; h < main.num_heads; ++h) {
     fmt::print("\nhead {} of {}\n", h + 1, main.num_heads);
-    const Tensor<> tables = Tensor<>::copy_of(main_tables);
-    printer.table(head_table(tables, h));
+    printer.table(head_table(main_tables, h));
   }
   if (runs.size() > 1) {
     const Index single_layer = std::min(layer, models[1].model.config().num_layers);

@@ -91,10 +91,8 @@ EncodedSentence encode_bert(const HeadsArgs& args, bool need_query_key, const Co
 // A model of `mha train` (a checkpoint file, or "demo" / "demo-1-head" for the built-in ones):
 // the words of the attachment language, no special tokens.
 EncodedSentence encode_trained(const HeadsArgs& args, bool need_query_key, const Context& ctx) {
-  const DemoModel m = args.model == "demo" || args.model == "demo-4-heads"
-                          ? load_built_in(BuiltInModel::four_heads)
-                      : args.model == "demo-1-head" ? load_built_in(BuiltInModel::one_head)
-                                                    : load_model_file(args.model, "--model");
+  const std::optional<BuiltInModel> built_in = built_in_named(args.model);
+  const DemoModel m = built_in ? load_built_in(*built_in) : load_model_file(args.model, "--model");
   const train::TransformerConfig& c = m.model.config();
   EncodedSentence out{.model = {c.num_layers, c.num_heads, c.d_model, c.d_model / c.num_heads, c.max_length},
                       .tokens = {}, .ids = m.vocabulary.encode(args.text, "--text"), .attention = {},
@@ -211,8 +209,7 @@ void run_heads(const HeadsArgs& args) {
     throw_invalid("--target", "--focus as well (heads are ranked by attention from the focus token)",
                   "--target alone");
   const bool bert = fs::is_directory(args.model);
-  const bool trained = !bert && (fs::is_regular_file(args.model) || args.model == "demo" ||
-                                 args.model == "demo-4-heads" || args.model == "demo-1-head");
+  const bool trained = !bert && (fs::is_regular_file(args.model) || built_in_named(args.model));
   if (!bert && !trained)
     throw_invalid("--model", "a BERT folder (config.json, vocab.txt, model.safetensors), a checkpoint "
                              "file of mha train, or demo / demo-1-head",
