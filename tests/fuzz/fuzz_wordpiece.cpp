@@ -1,7 +1,10 @@
 // libFuzzer target: arbitrary bytes as text for the WordPiece tokenizer (every step: invalid
 // UTF-8, cleaning, CJK spacing, NFC/NFD, lowercasing, punctuation, special tokens, WordPiece).
-// The input's first byte picks the options, so lowercasing, accent stripping and CJK spacing
-// are all explored. Seeds: tests/fuzz/corpus/wordpiece/.
+// The input's first byte picks the options (lowercasing, accent stripping, CJK spacing, the
+// word-length limit) and which entry point runs: encode of one text, encode of a pair (the text
+// cut in two at its middle byte, so cuts inside a UTF-8 sequence happen too), or the basic
+// tokenizer alone. Each input is tokenized once, so executions are not spent repeating the same
+// text. Seeds: tests/fuzz/corpus/wordpiece/.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -31,8 +34,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const mha::WordPieceTokenizer tokenizer(fuzz_vocab(), options);
 
   const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
-  (void)tokenizer.basic_tokenize(text);
-  const auto encoding = tokenizer.encode(text, text);
+  if ((flags & 64) != 0) {
+    for (const std::string& word : tokenizer.basic_tokenize(text)) {
+      if (word.empty()) __builtin_trap();  // the basic tokenizer never emits an empty word
+    }
+    return 0;
+  }
+  const bool pair = (flags & 32) != 0;
+  const auto encoding = pair ? tokenizer.encode(text.substr(0, text.size() / 2),
+                                                text.substr(text.size() / 2))
+                             : tokenizer.encode(text);
   // Invariants worth a crash: one id and one type per token, every id inside the vocabulary.
   if (encoding.ids.size() != encoding.tokens.size() ||
       encoding.token_type_ids.size() != encoding.tokens.size()) {

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 #include "hwy/aligned_allocator.h"
 #include "kernels/cpu/attention_plan.hpp"
@@ -25,17 +26,36 @@ using cpu::kMaxLanes;
 using cpu::kQueryTile;
 using cpu::round_up;
 
-// Buffers a call owns: packed keys, maybe packed values, the non-finite flags.
-struct PlanStorage {
-  hwy::AlignedFreeUniquePtr<float[]> keys_t;
-  hwy::AlignedFreeUniquePtr<float[]> values;
-  hwy::AlignedFreeUniquePtr<std::uint8_t[]> nonfinite;
-};
-
 template <class T>
 hwy::AlignedFreeUniquePtr<T[]> allocate(Index count) {
   return hwy::AllocateAligned<T>(static_cast<std::size_t>(std::max<Index>(count, 1)));
 }
+
+// An aligned buffer that only grows, so repeated calls of the same shape reuse its pages instead
+// of mapping (and faulting in) fresh ones every call.
+template <class T>
+class GrowingBuffer {
+ public:
+  T* get(Index count) {
+    if (count > capacity_) {
+      data_ = allocate<T>(count);
+      capacity_ = count;
+    }
+    return data_.get();
+  }
+
+ private:
+  hwy::AlignedFreeUniquePtr<T[]> data_;
+  Index capacity_ = 0;
+};
+
+// Buffers a call fills: packed keys, packed values, the non-finite flags. One set per calling
+// thread (calls on one layer from several threads stay independent), kept between calls.
+struct PlanStorage {
+  GrowingBuffer<float> keys_t;
+  GrowingBuffer<float> values;
+  GrowingBuffer<std::uint8_t> nonfinite;
+};
 
 // Kᵀ tile (b, g, t)[x][c] = k(b, g, t·kKeyTile + c, x), zero for keys past Lk, so the score loop
 // reads whole vectors of keys for one feature x.
@@ -74,7 +94,7 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, PlanStorage& storag
   p.dv_pad = round_up(std::max<Index>(p.dv, 1), kMaxLanes);
   p.key_tiles = (p.lk + kKeyTile - 1) / kKeyTile;
   p.query_tiles = (p.lq + kQueryTile - 1) / kQueryTile;
-  p.scale = static_cast<float>(a.params.scale);
+  p.scale_log2e = static_cast<float>(a.params.scale * std::numbers::log2e);
   p.causal = a.params.causal;
   p.window_left = a.params.window_left;
   p.pos_offset = a.params.alignment == Alignment::bottom_right ? p.lk - p.lq : 0;
@@ -83,13 +103,15 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, PlanStorage& storag
     if (strides[2] != 0) p.masks_vary_by_row = true;
   }
 
-  // Values are read in place when each row is whole vectors of contiguous floats.
-  const bool values_in_place = a.v.stride(3) == 1 && p.dv % kMaxLanes == 0;
+  // Values are read in place only when their rows are already dense whole vectors; otherwise
+  // (the layer's V is a column slice of the fused QKV output, rows 3·E apart) they are packed,
+  // because the P·V loop walks down the rows and far-apart rows defeat the prefetcher and TLB.
+  const bool values_in_place = a.v.stride(3) == 1 && p.dv % kMaxLanes == 0 && a.v.stride(2) == p.dv;
   const Index kv_items = p.batch * p.kv_heads;
   const Index tile_items = kv_items * p.key_tiles;
-  storage.keys_t = allocate<float>(tile_items * p.d * kKeyTile);
-  storage.nonfinite = allocate<std::uint8_t>(tile_items);
-  if (!values_in_place) storage.values = allocate<float>(kv_items * p.lk * p.dv_pad);
+  float* keys_t = storage.keys_t.get(tile_items * p.d * kKeyTile);
+  std::uint8_t* nonfinite = storage.nonfinite.get(tile_items);
+  float* values = values_in_place ? nullptr : storage.values.get(kv_items * p.lk * p.dv_pad);
 
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (Index item = 0; item < tile_items; ++item) {
@@ -98,25 +120,25 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, PlanStorage& storag
     const Index b = item / p.key_tiles / p.kv_heads;
     const Index j0 = t * kKeyTile;
     const Index width = std::min(kKeyTile, p.lk - j0);
-    pack_key_tile(a.k, b, g, t, p.d, storage.keys_t.get() + item * p.d * kKeyTile);
-    storage.nonfinite[static_cast<std::size_t>(item)] = has_nonfinite(a.v, b, g, j0, width) ? 1 : 0;
+    pack_key_tile(a.k, b, g, t, p.d, keys_t + item * p.d * kKeyTile);
+    nonfinite[item] = has_nonfinite(a.v, b, g, j0, width) ? 1 : 0;
     if (values_in_place) continue;
-    float* dst = storage.values.get() + ((b * p.kv_heads + g) * p.lk + j0) * p.dv_pad;
+    float* dst = values + ((b * p.kv_heads + g) * p.lk + j0) * p.dv_pad;
     const float* src = a.v.data() + b * a.v.stride(0) + g * a.v.stride(1);
     for (Index j = j0; j < j0 + width; ++j, dst += p.dv_pad)
       for (Index c = 0; c < p.dv_pad; ++c)
         dst[c] = c < p.dv ? src[j * a.v.stride(2) + c * a.v.stride(3)] : 0.0f;
   }
 
-  p.keys_t = storage.keys_t.get();
-  p.tile_has_nonfinite_v = storage.nonfinite.get();
+  p.keys_t = keys_t;
+  p.tile_has_nonfinite_v = nonfinite;
   if (values_in_place) {
     p.values = a.v.data();
     p.v_batch = a.v.stride(0);
     p.v_head = a.v.stride(1);
     p.v_row = a.v.stride(2);
   } else {
-    p.values = storage.values.get();
+    p.values = values;
     p.v_batch = p.kv_heads * p.lk * p.dv_pad;
     p.v_head = p.lk * p.dv_pad;
     p.v_row = p.dv_pad;
@@ -128,7 +150,7 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, PlanStorage& storag
 
 void attention_cpu(const AttentionArgs& args, const Context& ctx) {
   const int threads = cpu_threads(ctx);
-  PlanStorage storage;
+  thread_local PlanStorage storage;
   const AttentionPlan plan = make_plan(args, threads, storage);
   const Index items = plan.batch * plan.heads * plan.query_tiles;
 
@@ -143,10 +165,11 @@ void attention_cpu(const AttentionArgs& args, const Context& ctx) {
     auto bias = allocate<float>(kQueryTile * kKeyTile);
     std::fill(bias.get(), bias.get() + kQueryTile * kKeyTile, 0.0f);
     cpu::TileScratch scratch{q.get(), s.get(), o.get(), m.get(), l.get(), bias.get()};
-    // Dynamic: causal and windowed tiles differ in cost.
+    // Dynamic: causal and windowed tiles differ in cost. Query tiles go last to first, so the
+    // causal tiles that see the most keys start first and the cheap ones fill the end.
 #pragma omp for schedule(dynamic)
     for (Index item = 0; item < items; ++item) {
-      const Index t = item % plan.query_tiles;
+      const Index t = plan.query_tiles - 1 - item % plan.query_tiles;
       const Index h = item / plan.query_tiles % plan.heads;
       const Index b = item / plan.query_tiles / plan.heads;
       cpu::attend_query_tile(plan, b, h, t, scratch);

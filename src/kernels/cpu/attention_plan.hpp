@@ -12,15 +12,17 @@
 namespace mha::cpu {
 
 // Query rows per work item and keys per tile. A tile's working set (Kᵀ 64×128, V 128×64,
-// scores 64×128 floats: 96 KiB at D = 64) stays in L2.
-inline constexpr Index kQueryTile = 64;
+// scores 72×128 floats: 100 KiB at D = 64) stays in L2.
+inline constexpr Index kQueryTile = 72;
 inline constexpr Index kKeyTile = 128;
 // Widest vector in floats (AVX-512): Dv and key tiles are padded to multiples of it, so every
 // compiled target sees whole vectors.
 inline constexpr Index kMaxLanes = 16;
 // The register block of the GEMM-like loops: rows of queries per block (scratch rows are padded
-// to a multiple of it).
-inline constexpr Index kRowBlock = 4;
+// to a multiple of it). 6 rows × 2 vectors = 12 accumulators, 12 FMAs per 8 loads, leaving
+// AVX2's 16 registers room for the two loaded vectors and one broadcast.
+inline constexpr Index kRowBlock = 6;
+static_assert(kQueryTile % kRowBlock == 0, "a padded query tile must fit the scratch rows");
 
 inline Index round_up(Index n, Index multiple) { return (n + multiple - 1) / multiple * multiple; }
 
@@ -31,7 +33,8 @@ struct AttentionPlan {
   Index dv_pad = 0;          // Dv rounded up to kMaxLanes
   Index key_tiles = 0;       // ceil(Lk / kKeyTile)
   Index query_tiles = 0;     // ceil(Lq / kQueryTile)
-  float scale = 1.0f;
+  // scale·log2(e): the tile code keeps scores in base 2 (x₂ = x·log2 e, exp(x) = 2^x₂).
+  float scale_log2e = 1.0f;
   Index pos_offset = 0;      // pos(i) = i + pos_offset (0 top-left, Lk − Lq bottom-right)
   bool causal = false;
   Index window_left = -1;

@@ -3,15 +3,17 @@
 //
 //   q: [B, Hq, Lq, D]   Kᵀ tiles: [D, kKeyTile]   v rows: [Lk, dv_pad]   out: [B, Hq, Lq, Dv]
 //
-// Per key tile, for the rows i of the query tile:
+// Per key tile, for the rows i of the query tile, with logits kept in base 2 (x = logit·log2 e,
+// so exp(logit) = 2^x and the exponential needs no range reduction by ln 2):
 //   S = Q·Kᵀ                                   (scores: a register-blocked outer-product loop)
-//   x_ij = scale·S_ij + bias_ij, −∞ if masked  (mask terms, causality, window, padding keys)
-//   m'_i = max(m_i, max_j x_ij),  α_i = exp(m_i − m'_i)
-//   P_ij = exp(x_ij − m'_i),      l_i ← α_i·l_i + Σ_j P_ij,   O_i ← α_i·O_i + Σ_j P_ij·V_j
-// and at the end out_i = O_i / l_i, lse_i = m_i + log l_i (0 and −∞ for a fully masked row).
-// Weights, when asked, come from a second pass over the same tiles: P_ij = exp(x_ij − m_i) / l_i
-// with the saved row statistics. (Equal to exp(x_ij − lse_i), but m_i is an exact score while
-// lse_i = m_i + log l_i rounds at |m_i|'s ulp: with logits near 1e4 that alone is a 1e-5 error.)
+//   x_ij = (scale·S_ij + bias_ij)·log2 e, −∞ if masked  (mask terms, causality, window, padding)
+//   m'_i = max(m_i, max_j x_ij),  α_i = 2^(m_i − m'_i)
+//   P_ij = 2^(x_ij − m'_i),       l_i ← α_i·l_i + Σ_j P_ij,   O_i ← α_i·O_i + Σ_j P_ij·V_j
+// and at the end out_i = O_i / l_i, lse_i = ln 2·(m_i + log2 l_i) (0 and −∞ for a fully masked
+// row). Weights, when asked, come from a second pass over the same tiles:
+// P_ij = 2^(x_ij − m_i) / l_i with the saved row statistics. (Equal to exp(logit_ij − lse_i), but
+// m_i is one rounded score while lse_i rounds at |m_i|'s ulp: with logits near 1e4 that alone is
+// a 1e-5 error.)
 //
 // Compiled once per SIMD target by Highway's foreach_target; attend_query_tile() at the bottom
 // is the one place that picks the target at run time.
@@ -22,8 +24,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numbers>
 
-#include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "kernels/cpu/attention_plan.hpp"
 
@@ -36,58 +38,60 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 Index lanes() { return static_cast<Index>(hn::Lanes(DF())); }
 
-// S[r][c] = Σ_x Q[r][x]·Kᵀ[x][c] for r < rows (a multiple of kRowBlock) and c < cols (a multiple
-// of two vectors). Each step of x broadcasts kRowBlock query values against two vectors of keys:
-// 8 FMAs per 6 loads, 8 accumulators live in registers.
-void scores(const float* q, Index d, const float* keys_t, Index rows, Index cols, float* s) {
+using VF = hn::Vec<DF>;
+// The row loops below carry HWY_UNROLL(16): kRowBlock ≤ 16, so they unroll completely and the
+// accumulator arrays become registers.
+static_assert(kRowBlock <= 16, "HWY_UNROLL(16) must cover a whole row block");
+
+// S[r][c] = Σ_x Q[r][x]·Kᵀ[x][c] for r < rows (a multiple of kRowBlock); row block rb needs only
+// its first block_keys[rb] columns (causality: later keys are masked for every row of the block),
+// rounded up to two vectors. Each step of x broadcasts kRowBlock query values against two vectors
+// of keys: the 6×2 accumulators stay in registers (the arrays are unrolled away).
+void scores(const float* q, Index d, const float* keys_t, Index rows, const Index* block_keys,
+            float* s) {
   const DF df;
   const Index n = lanes();
-  static_assert(kRowBlock == 4, "the register block below is written for 4 rows");
-  for (Index r0 = 0; r0 < rows; r0 += kRowBlock) {
-    const float* q0 = q + r0 * d;
-    const float* q1 = q0 + d;
-    const float* q2 = q1 + d;
-    const float* q3 = q2 + d;
-    for (Index c0 = 0; c0 < cols; c0 += 2 * n) {
-      auto s00 = hn::Zero(df), s01 = hn::Zero(df), s10 = hn::Zero(df), s11 = hn::Zero(df);
-      auto s20 = hn::Zero(df), s21 = hn::Zero(df), s30 = hn::Zero(df), s31 = hn::Zero(df);
+  // Column panels outside, row blocks inside: one panel of Kᵀ (D × 2 vectors, 4 KiB at D = 64)
+  // stays in L1 while the query rows pass over it; the whole Kᵀ tile (32 KiB) would not.
+  const Index blocks = rows / kRowBlock;
+  const Index max_cols = round_up(*std::max_element(block_keys, block_keys + blocks), 2 * n);
+  for (Index c0 = 0; c0 < max_cols; c0 += 2 * n) {
+    for (Index rb = 0; rb < blocks; ++rb) {
+      if (c0 >= block_keys[rb]) continue;
+      const float* qb = q + rb * kRowBlock * d;
+      VF a0[kRowBlock], a1[kRowBlock];
+      HWY_UNROLL(16)
+      for (Index r = 0; r < kRowBlock; ++r) a0[r] = a1[r] = hn::Zero(df);
       const float* k = keys_t + c0;
       for (Index x = 0; x < d; ++x, k += kKeyTile) {
-        const auto k0 = hn::Load(df, k);
-        const auto k1 = hn::Load(df, k + n);
-        auto qx = hn::Set(df, q0[x]);
-        s00 = hn::MulAdd(qx, k0, s00);
-        s01 = hn::MulAdd(qx, k1, s01);
-        qx = hn::Set(df, q1[x]);
-        s10 = hn::MulAdd(qx, k0, s10);
-        s11 = hn::MulAdd(qx, k1, s11);
-        qx = hn::Set(df, q2[x]);
-        s20 = hn::MulAdd(qx, k0, s20);
-        s21 = hn::MulAdd(qx, k1, s21);
-        qx = hn::Set(df, q3[x]);
-        s30 = hn::MulAdd(qx, k0, s30);
-        s31 = hn::MulAdd(qx, k1, s31);
+        const VF k0 = hn::Load(df, k);
+        const VF k1 = hn::Load(df, k + n);
+        HWY_UNROLL(16)
+        for (Index r = 0; r < kRowBlock; ++r) {
+          const VF qx = hn::Set(df, qb[r * d + x]);
+          a0[r] = hn::MulAdd(qx, k0, a0[r]);
+          a1[r] = hn::MulAdd(qx, k1, a1[r]);
+        }
       }
-      float* out = s + r0 * kKeyTile + c0;
-      hn::Store(s00, df, out);
-      hn::Store(s01, df, out + n);
-      hn::Store(s10, df, out + kKeyTile);
-      hn::Store(s11, df, out + kKeyTile + n);
-      hn::Store(s20, df, out + 2 * kKeyTile);
-      hn::Store(s21, df, out + 2 * kKeyTile + n);
-      hn::Store(s30, df, out + 3 * kKeyTile);
-      hn::Store(s31, df, out + 3 * kKeyTile + n);
+      float* out = s + rb * kRowBlock * kKeyTile + c0;
+      HWY_UNROLL(16)
+      for (Index r = 0; r < kRowBlock; ++r) {
+        hn::Store(a0[r], df, out + r * kKeyTile);
+        hn::Store(a1[r], df, out + r * kKeyTile + n);
+      }
     }
   }
 }
 
-// x_c = scale·s_c + bias_c, −∞ where bias_c = −∞ (a mask blocks) or c ∉ [lo, hi) (causality,
-// window, keys past Lk). Blocked keys are replaced, not added to, so NaN/Inf in their k stays out.
-// Writes x over s and returns max_c x_c.
-float scale_and_mask_row(float* s, const float* bias, Index cols, Index lo, Index hi, float scale) {
+// x_c = scale_log2e·s_c + log2(e)·bias_c (base-2 logits), −∞ where bias_c = −∞ (a mask blocks)
+// or c ∉ [lo, hi) (causality, window, keys past Lk). Blocked keys are replaced, not added to, so
+// NaN/Inf in their k stays out. Writes x over s and returns max_c x_c.
+float scale_and_mask_row(float* s, const float* bias, Index cols, Index lo, Index hi,
+                         float scale_log2e) {
   const DF df;
   const Index n = lanes();
-  const auto vscale = hn::Set(df, scale);
+  const auto vscale = hn::Set(df, scale_log2e);
+  const auto vlog2e = hn::Set(df, std::numbers::log2e_v<float>);
   const auto neg_inf = hn::Set(df, kNegInf);
   const auto vlo = hn::Set(df, static_cast<float>(lo));
   const auto vhi = hn::Set(df, static_cast<float>(hi));
@@ -96,7 +100,7 @@ float scale_and_mask_row(float* s, const float* bias, Index cols, Index lo, Inde
     auto x = hn::Mul(hn::Load(df, s + c0), vscale);
     if (bias != nullptr) {
       const auto b = hn::Load(df, bias + c0);
-      x = hn::IfThenElse(hn::Eq(b, neg_inf), neg_inf, hn::Add(x, b));
+      x = hn::IfThenElse(hn::Eq(b, neg_inf), neg_inf, hn::MulAdd(b, vlog2e, x));
     }
     if (c0 < lo || c0 + n > hi) {
       const auto c = hn::Iota(df, static_cast<float>(c0));
@@ -108,14 +112,36 @@ float scale_and_mask_row(float* s, const float* bias, Index cols, Index lo, Inde
   return hn::GetLane(hn::MaxOfLanes(df, vmax));
 }
 
-// s_c ← exp(s_c − shift); returns Σ_c of the results.
+// 2^t for t ≤ 0. t = k + f with k the nearest integer (adding 1.5·2^23 rounds t and leaves k in
+// the low mantissa bits), 2^f on [−1/2, 1/2] by a degree-6 polynomial (near-minimax fit of our
+// own; relative error ≤ 8e-8 when evaluated in float, under one ulp), then k added to the
+// exponent bits. t < −125 (also −∞ and NaN) gives 0: such a term is below 2^−125 of the row
+// maximum's 1, far under one ulp of any sum it joins.
+HWY_INLINE VF exp2_nonpositive(DF df, VF t) {
+  const hn::RebindToSigned<DF> di;
+  const VF magic = hn::Set(df, 12582912.0f);  // 1.5·2^23
+  const VF shifted = hn::Add(t, magic);
+  const VF f = hn::Sub(t, hn::Sub(shifted, magic));
+  VF poly = hn::Set(df, 1.534591138e-4f);
+  poly = hn::MulAdd(poly, f, hn::Set(df, 1.339993207e-3f));
+  poly = hn::MulAdd(poly, f, hn::Set(df, 9.618488140e-3f));
+  poly = hn::MulAdd(poly, f, hn::Set(df, 5.550328642e-2f));
+  poly = hn::MulAdd(poly, f, hn::Set(df, 2.402264625e-1f));
+  poly = hn::MulAdd(poly, f, hn::Set(df, 6.931471825e-1f));
+  poly = hn::MulAdd(poly, f, hn::Set(df, 1.0f));
+  const auto exponent = hn::ShiftLeft<23>(hn::BitCast(di, shifted));  // k·2^23 (magic's bits drop)
+  const VF y = hn::BitCast(df, hn::Add(hn::BitCast(di, poly), exponent));
+  return hn::IfThenElseZero(hn::Ge(t, hn::Set(df, -125.0f)), y);
+}
+
+// s_c ← 2^(s_c − shift) for base-2 logits s_c ≤ shift; returns Σ_c of the results.
 float exp_shifted_row(float* s, Index cols, float shift) {
   const DF df;
   const Index n = lanes();
   const auto vshift = hn::Set(df, shift);
   auto sum = hn::Zero(df);
   for (Index c0 = 0; c0 < cols; c0 += n) {
-    const auto p = hn::Exp(df, hn::Sub(hn::Load(df, s + c0), vshift));
+    const auto p = exp2_nonpositive(df, hn::Sub(hn::Load(df, s + c0), vshift));
     hn::Store(p, df, s + c0);
     sum = hn::Add(sum, p);
   }
@@ -141,75 +167,68 @@ void online_softmax_row(float* s, Index cols, float row_max, float& m, float& l,
     zero_row(s, cols);
     return;
   }
-  const float alpha = std::exp(m - m_new);  // 0 on the first visible tile (m = −∞)
+  const float alpha = std::exp2(m - m_new);  // 0 on the first visible tile (m = −∞)
   const float tile_sum = exp_shifted_row(s, cols, m_new);
   l = alpha * l + tile_sum;
   if (alpha != 1.0f) scale_row(o, dv_pad, alpha);
   m = m_new;
 }
 
-// O[r][:] += Σ_{j<keys} P[r][j]·V[j][:] for r < rows (a multiple of kRowBlock). Each key
-// broadcasts kRowBlock probabilities against two vectors of the value row.
-void accumulate_values(const float* p, Index rows, const float* v, Index v_row, Index keys,
-                       float* o, Index dv_pad) {
+// O[r][:] += Σ_{j<keys} P[r][j]·V[j][:] for r < rows (a multiple of kRowBlock), where row block
+// rb sums only its first block_keys[rb] keys (the rest have P = 0). Each key broadcasts
+// kRowBlock probabilities against two vectors of the value row: 6×2 accumulators in registers.
+void accumulate_values(const float* p, Index rows, const Index* block_keys, const float* v,
+                       Index v_row, float* o, Index dv_pad) {
   const DF df;
   const Index n = lanes();
-  for (Index r0 = 0; r0 < rows; r0 += kRowBlock) {
-    const float* p0 = p + r0 * kKeyTile;
-    const float* p1 = p0 + kKeyTile;
-    const float* p2 = p1 + kKeyTile;
-    const float* p3 = p2 + kKeyTile;
-    float* o0 = o + r0 * dv_pad;
-    float* o1 = o0 + dv_pad;
-    float* o2 = o1 + dv_pad;
-    float* o3 = o2 + dv_pad;
-    Index c0 = 0;
-    for (; c0 + 2 * n <= dv_pad; c0 += 2 * n) {
-      auto a00 = hn::Load(df, o0 + c0), a01 = hn::Load(df, o0 + c0 + n);
-      auto a10 = hn::Load(df, o1 + c0), a11 = hn::Load(df, o1 + c0 + n);
-      auto a20 = hn::Load(df, o2 + c0), a21 = hn::Load(df, o2 + c0 + n);
-      auto a30 = hn::Load(df, o3 + c0), a31 = hn::Load(df, o3 + c0 + n);
-      const float* vj = v + c0;
-      for (Index j = 0; j < keys; ++j, vj += v_row) {
-        const auto v0 = hn::LoadU(df, vj);
-        const auto v1 = hn::LoadU(df, vj + n);
-        auto pj = hn::Set(df, p0[j]);
-        a00 = hn::MulAdd(pj, v0, a00);
-        a01 = hn::MulAdd(pj, v1, a01);
-        pj = hn::Set(df, p1[j]);
-        a10 = hn::MulAdd(pj, v0, a10);
-        a11 = hn::MulAdd(pj, v1, a11);
-        pj = hn::Set(df, p2[j]);
-        a20 = hn::MulAdd(pj, v0, a20);
-        a21 = hn::MulAdd(pj, v1, a21);
-        pj = hn::Set(df, p3[j]);
-        a30 = hn::MulAdd(pj, v0, a30);
-        a31 = hn::MulAdd(pj, v1, a31);
+  const Index blocks = rows / kRowBlock;
+  // Value-column panels outside, row blocks inside: one panel of V (keys × 2 vectors, 8 KiB) stays
+  // in L1 while the probability rows pass over it, instead of the whole V tile once per block.
+  Index c0 = 0;
+  for (; c0 + 2 * n <= dv_pad; c0 += 2 * n) {
+    for (Index rb = 0; rb < blocks; ++rb) {
+      const float* pb = p + rb * kRowBlock * kKeyTile;
+      float* ob = o + rb * kRowBlock * dv_pad + c0;
+      VF a0[kRowBlock], a1[kRowBlock];
+      HWY_UNROLL(16)
+      for (Index r = 0; r < kRowBlock; ++r) {
+        a0[r] = hn::Load(df, ob + r * dv_pad);
+        a1[r] = hn::Load(df, ob + r * dv_pad + n);
       }
-      hn::Store(a00, df, o0 + c0);
-      hn::Store(a01, df, o0 + c0 + n);
-      hn::Store(a10, df, o1 + c0);
-      hn::Store(a11, df, o1 + c0 + n);
-      hn::Store(a20, df, o2 + c0);
-      hn::Store(a21, df, o2 + c0 + n);
-      hn::Store(a30, df, o3 + c0);
-      hn::Store(a31, df, o3 + c0 + n);
+      const float* vj = v + c0;
+      for (Index j = 0; j < block_keys[rb]; ++j, vj += v_row) {
+        const VF v0 = hn::LoadU(df, vj);
+        const VF v1 = hn::LoadU(df, vj + n);
+        HWY_UNROLL(16)
+        for (Index r = 0; r < kRowBlock; ++r) {
+          const VF pj = hn::Set(df, pb[r * kKeyTile + j]);
+          a0[r] = hn::MulAdd(pj, v0, a0[r]);
+          a1[r] = hn::MulAdd(pj, v1, a1[r]);
+        }
+      }
+      HWY_UNROLL(16)
+      for (Index r = 0; r < kRowBlock; ++r) {
+        hn::Store(a0[r], df, ob + r * dv_pad);
+        hn::Store(a1[r], df, ob + r * dv_pad + n);
+      }
     }
-    for (; c0 < dv_pad; c0 += n) {  // one vector left (AVX-512 with dv_pad = 16·odd)
-      auto a0 = hn::Load(df, o0 + c0), a1 = hn::Load(df, o1 + c0);
-      auto a2 = hn::Load(df, o2 + c0), a3 = hn::Load(df, o3 + c0);
+  }
+  for (; c0 < dv_pad; c0 += n) {  // one vector left (AVX-512 with dv_pad = 16·odd)
+    for (Index rb = 0; rb < blocks; ++rb) {
+      const float* pb = p + rb * kRowBlock * kKeyTile;
+      float* ob = o + rb * kRowBlock * dv_pad + c0;
+      VF a[kRowBlock];
+      HWY_UNROLL(16)
+      for (Index r = 0; r < kRowBlock; ++r) a[r] = hn::Load(df, ob + r * dv_pad);
       const float* vj = v + c0;
-      for (Index j = 0; j < keys; ++j, vj += v_row) {
-        const auto v0 = hn::LoadU(df, vj);
-        a0 = hn::MulAdd(hn::Set(df, p0[j]), v0, a0);
-        a1 = hn::MulAdd(hn::Set(df, p1[j]), v0, a1);
-        a2 = hn::MulAdd(hn::Set(df, p2[j]), v0, a2);
-        a3 = hn::MulAdd(hn::Set(df, p3[j]), v0, a3);
+      for (Index j = 0; j < block_keys[rb]; ++j, vj += v_row) {
+        const VF v0 = hn::LoadU(df, vj);
+        HWY_UNROLL(16)
+        for (Index r = 0; r < kRowBlock; ++r)
+          a[r] = hn::MulAdd(hn::Set(df, pb[r * kKeyTile + j]), v0, a[r]);
       }
-      hn::Store(a0, df, o0 + c0);
-      hn::Store(a1, df, o1 + c0);
-      hn::Store(a2, df, o2 + c0);
-      hn::Store(a3, df, o3 + c0);
+      HWY_UNROLL(16)
+      for (Index r = 0; r < kRowBlock; ++r) hn::Store(a[r], df, ob + r * dv_pad);
     }
   }
 }
@@ -253,14 +272,23 @@ void pack_queries(const AttentionPlan& p, const QueryTile& t, float* q) {
   }
 }
 
+constexpr Index kRowBlocks = kQueryTile / kRowBlock;
+
 // Scores of key tile `kt` for every row, scaled and masked (rows past Lq all −∞).
-// Returns each row's maximum in row_max.
+// Returns each row's maximum in row_max, and in block_keys how many of the tile's keys each row
+// block can see at most: the visible range ends at row i's hi, which grows with i, so the
+// block's last real row bounds it. Causal diagonal tiles thus compute about half of their
+// scores instead of all of them; columns past a block's bound are masked below by position.
 void masked_scores(const AttentionPlan& p, const QueryTile& t, Index kt, TileScratch& sc,
-                   float* row_max) {
+                   float* row_max, Index* block_keys) {
   const Index j0 = kt * kKeyTile;
   const Index width = std::min(kKeyTile, p.lk - j0);
   const Index cols = round_up(width, 2 * lanes());
-  scores(sc.q, p.d, p.key_tile(t.b, t.g, kt), t.rows_pad, cols, sc.s);
+  for (Index r0 = 0; r0 < t.rows_pad; r0 += kRowBlock) {
+    const Index last_row = std::min(r0 + kRowBlock, t.rows) - 1;
+    block_keys[r0 / kRowBlock] = std::clamp<Index>(visible_keys(p, t.i0 + last_row).hi - j0, 0, width);
+  }
+  scores(sc.q, p.d, p.key_tile(t.b, t.g, kt), t.rows_pad, block_keys, sc.s);
   const std::span<const Mask> masks = p.args->params.masks;
   if (!masks.empty() && !p.masks_vary_by_row) mask_row_bias(masks, t.b, t.h, t.i0, j0, width, sc.bias);
   for (Index r = 0; r < t.rows_pad; ++r) {
@@ -281,7 +309,7 @@ void masked_scores(const AttentionPlan& p, const QueryTile& t, Index kt, TileScr
     const KeyRange keys = visible_keys(p, t.i0 + r);
     const Index lo = std::clamp<Index>(keys.lo - j0, 0, cols);
     const Index hi = std::clamp<Index>(keys.hi - j0, 0, width);
-    row_max[r] = scale_and_mask_row(s_r, bias, cols, lo, hi, p.scale);
+    row_max[r] = scale_and_mask_row(s_r, bias, cols, lo, hi, p.scale_log2e);
   }
 }
 
@@ -296,7 +324,8 @@ void write_weights(const AttentionPlan& p, const QueryTile& t, TileScratch& sc) 
     const Index width = std::min(kKeyTile, p.lk - j0);
     const bool visible = kt >= t.first_key_tile && kt < t.end_key_tile;
     float row_max[kQueryTile];
-    if (visible) masked_scores(p, t, kt, sc, row_max);
+    Index block_keys[kRowBlocks];
+    if (visible) masked_scores(p, t, kt, sc, row_max, block_keys);
     for (Index r = 0; r < t.rows; ++r) {
       float* dst = base + (t.i0 + r) * w.stride(2) + j0 * step;
       float* s_r = sc.s + r * kKeyTile;
@@ -329,13 +358,14 @@ void AttendQueryTile(const AttentionPlan& p, Index b, Index h, Index tile, TileS
   std::fill(sc.l, sc.l + t.rows_pad, 0.0f);
   std::fill(sc.o, sc.o + t.rows_pad * p.dv_pad, 0.0f);
   float row_max[kQueryTile];
+  Index block_keys[kRowBlocks];
   const float* v = p.value_rows(b, t.g);
 
   for (Index kt = t.first_key_tile; kt < t.end_key_tile; ++kt) {
     const Index j0 = kt * kKeyTile;
     const Index width = std::min(kKeyTile, p.lk - j0);
     const Index cols = round_up(width, 2 * lanes());
-    masked_scores(p, t, kt, sc, row_max);
+    masked_scores(p, t, kt, sc, row_max, block_keys);
     for (Index r = 0; r < t.rows; ++r)
       online_softmax_row(sc.s + r * kKeyTile, cols, row_max[r], sc.m[r], sc.l[r],
                          sc.o + r * p.dv_pad, p.dv_pad);
@@ -343,7 +373,7 @@ void AttendQueryTile(const AttentionPlan& p, Index b, Index h, Index tile, TileS
       accumulate_values_skipping_zeros(sc.s, t.rows, v + j0 * p.v_row, p.v_row, width, sc.o,
                                        p.dv_pad);
     else
-      accumulate_values(sc.s, t.rows_pad, v + j0 * p.v_row, p.v_row, width, sc.o, p.dv_pad);
+      accumulate_values(sc.s, t.rows_pad, block_keys, v + j0 * p.v_row, p.v_row, sc.o, p.dv_pad);
   }
 
   // out_i = O_i / l_i and lse_i = m_i + log l_i; a row that saw no visible key keeps 0 and −∞.
@@ -358,7 +388,10 @@ void AttendQueryTile(const AttentionPlan& p, Index b, Index h, Index tile, TileS
   if (a.lse.defined()) {
     float* lse = a.lse.data() + b * a.lse.stride(0) + h * a.lse.stride(1);
     for (Index r = 0; r < t.rows; ++r)
-      lse[(t.i0 + r) * a.lse.stride(2)] = sc.m[r] == kNegInf ? kNegInf : sc.m[r] + std::log(sc.l[r]);
+      lse[(t.i0 + r) * a.lse.stride(2)] =
+          sc.m[r] == kNegInf ? kNegInf
+                             : static_cast<float>(std::numbers::ln2 * (static_cast<double>(sc.m[r]) +
+                                                                      std::log2(static_cast<double>(sc.l[r]))));
   }
   if (a.weights.defined()) write_weights(p, t, sc);
 }
