@@ -16,6 +16,13 @@ if(MHA_SANITIZE)
     -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
   target_link_options(mha_sanitizers INTERFACE -fsanitize=address,undefined)
 endif()
+if(MHA_TSAN)
+  if(MHA_SANITIZE)
+    message(FATAL_ERROR "MHA_TSAN and MHA_SANITIZE cannot be combined: ThreadSanitizer excludes ASan")
+  endif()
+  target_compile_options(mha_sanitizers INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(mha_sanitizers INTERFACE -fsanitize=thread)
+endif()
 
 function(mha_target_warnings target)
   target_link_libraries(${target} PRIVATE $<BUILD_INTERFACE:mha_warnings>

@@ -88,5 +88,7 @@ struct TileScratch {
 // Computes out (and lse, and weights when asked) for query rows [t·kQueryTile, …) of (b, h).
 void attend_query_tile(const AttentionPlan& plan, Index b, Index h, Index t, TileScratch& scratch);
 const char* simd_target_name();
+// The Highway targets attention_tiles.cpp is compiled for (a mask of HWY_* bits).
+std::int64_t compiled_simd_targets();
 
 }  // namespace mha::cpu

@@ -413,5 +413,7 @@ void attend_query_tile(const AttentionPlan& plan, Index b, Index h, Index t, Til
 
 const char* simd_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 
+std::int64_t compiled_simd_targets() { return HWY_TARGETS; }
+
 }  // namespace mha::cpu
 #endif
