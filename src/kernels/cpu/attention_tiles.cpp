@@ -22,6 +22,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include <algorithm>
+#include <cstddef>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -43,44 +44,51 @@ using VF = hn::Vec<DF>;
 // accumulator arrays become registers.
 static_assert(kRowBlock <= 16, "HWY_UNROLL(16) must cover a whole row block");
 
-// S[r][c] = Σ_x Q[r][x]·Kᵀ[x][c] for r < rows (a multiple of kRowBlock); row block rb needs only
-// its first block_keys[rb] columns (causality: later keys are masked for every row of the block),
-// rounded up to two vectors. Each step of x broadcasts kRowBlock query values against two vectors
-// of keys: the 6×2 accumulators stay in registers (the arrays are unrolled away).
-void scores(const float* q, Index d, const float* keys_t, Index rows, const Index* block_keys,
-            float* s) {
+// The micro-kernel of both GEMM-like loops, for one block of kRowBlock rows and `vectors`
+// (1 or 2) vectors of columns:
+//   C[r][:] = (accumulate ? C[r][:] : 0) + Σ_{x<depth} A[r·a_row + x] · B[x·b_row + :]
+// Each step of x loads the B vectors once and broadcasts one A value per row against them:
+// 6×2 accumulators, 12 FMAs per 8 loads.
+template <std::size_t kVectors>
+HWY_INLINE void block_product(const float* a, Index a_row, const float* b, Index b_row, Index depth,
+                              float* c, Index c_row, bool accumulate) {
   const DF df;
   const Index n = lanes();
-  // Column panels outside, row blocks inside: one panel of Kᵀ (D × 2 vectors, 4 KiB at D = 64)
-  // stays in L1 while the query rows pass over it; the whole Kᵀ tile (32 KiB) would not.
-  const Index blocks = rows / kRowBlock;
-  const Index max_cols = round_up(*std::max_element(block_keys, block_keys + blocks), 2 * n);
-  for (Index c0 = 0; c0 < max_cols; c0 += 2 * n) {
-    for (Index rb = 0; rb < blocks; ++rb) {
-      if (c0 >= block_keys[rb]) continue;
-      const float* qb = q + rb * kRowBlock * d;
-      VF a0[kRowBlock], a1[kRowBlock];
-      HWY_UNROLL(16)
-      for (Index r = 0; r < kRowBlock; ++r) a0[r] = a1[r] = hn::Zero(df);
-      const float* k = keys_t + c0;
-      for (Index x = 0; x < d; ++x, k += kKeyTile) {
-        const VF k0 = hn::Load(df, k);
-        const VF k1 = hn::Load(df, k + n);
-        HWY_UNROLL(16)
-        for (Index r = 0; r < kRowBlock; ++r) {
-          const VF qx = hn::Set(df, qb[r * d + x]);
-          a0[r] = hn::MulAdd(qx, k0, a0[r]);
-          a1[r] = hn::MulAdd(qx, k1, a1[r]);
-        }
-      }
-      float* out = s + rb * kRowBlock * kKeyTile + c0;
-      HWY_UNROLL(16)
-      for (Index r = 0; r < kRowBlock; ++r) {
-        hn::Store(a0[r], df, out + r * kKeyTile);
-        hn::Store(a1[r], df, out + r * kKeyTile + n);
-      }
+  VF acc[kRowBlock][kVectors];
+  HWY_UNROLL(16)
+  for (Index r = 0; r < kRowBlock; ++r)
+    for (std::size_t v = 0; v < kVectors; ++v)
+      acc[r][v] = accumulate ? hn::LoadU(df, c + r * c_row + static_cast<Index>(v) * n) : hn::Zero(df);
+  for (Index x = 0; x < depth; ++x, b += b_row) {
+    VF bx[kVectors];
+    for (std::size_t v = 0; v < kVectors; ++v) bx[v] = hn::LoadU(df, b + static_cast<Index>(v) * n);
+    HWY_UNROLL(16)
+    for (Index r = 0; r < kRowBlock; ++r) {
+      const VF ax = hn::Set(df, a[r * a_row + x]);
+      for (std::size_t v = 0; v < kVectors; ++v) acc[r][v] = hn::MulAdd(ax, bx[v], acc[r][v]);
     }
   }
+  HWY_UNROLL(16)
+  for (Index r = 0; r < kRowBlock; ++r)
+    for (std::size_t v = 0; v < kVectors; ++v)
+      hn::StoreU(acc[r][v], df, c + r * c_row + static_cast<Index>(v) * n);
+}
+
+// S[r][c] = Σ_x Q[r][x]·Kᵀ[x][c] for r < rows (a multiple of kRowBlock); row block rb needs only
+// its first block_keys[rb] columns (causality: later keys are masked for every row of the block),
+// rounded up to two vectors. Column panels outside, row blocks inside: one panel of Kᵀ (D × 2
+// vectors, 4 KiB at D = 64) stays in L1 while the query rows pass over it; the whole Kᵀ tile
+// (32 KiB) would not.
+void scores(const float* q, Index d, const float* keys_t, Index rows, const Index* block_keys,
+            float* s) {
+  const Index n = lanes();
+  const Index blocks = rows / kRowBlock;
+  const Index max_cols = round_up(*std::max_element(block_keys, block_keys + blocks), 2 * n);
+  for (Index c0 = 0; c0 < max_cols; c0 += 2 * n)
+    for (Index rb = 0; rb < blocks; ++rb)
+      if (c0 < block_keys[rb])
+        block_product<2>(q + rb * kRowBlock * d, d, keys_t + c0, kKeyTile, d,
+                         s + rb * kRowBlock * kKeyTile + c0, kKeyTile, /*accumulate=*/false);
 }
 
 // x_c = scale_log2e·s_c + log2(e)·bias_c (base-2 logits), −∞ where bias_c = −∞ (a mask blocks)
@@ -175,62 +183,22 @@ void online_softmax_row(float* s, Index cols, float row_max, float& m, float& l,
 }
 
 // O[r][:] += Σ_{j<keys} P[r][j]·V[j][:] for r < rows (a multiple of kRowBlock), where row block
-// rb sums only its first block_keys[rb] keys (the rest have P = 0). Each key broadcasts
-// kRowBlock probabilities against two vectors of the value row: 6×2 accumulators in registers.
+// rb sums only its first block_keys[rb] keys (the rest have P = 0). Value-column panels outside,
+// row blocks inside: one panel of V (keys × 2 vectors, 8 KiB) stays in L1 while the probability
+// rows pass over it, instead of the whole V tile once per block.
 void accumulate_values(const float* p, Index rows, const Index* block_keys, const float* v,
                        Index v_row, float* o, Index dv_pad) {
-  const DF df;
   const Index n = lanes();
   const Index blocks = rows / kRowBlock;
-  // Value-column panels outside, row blocks inside: one panel of V (keys × 2 vectors, 8 KiB) stays
-  // in L1 while the probability rows pass over it, instead of the whole V tile once per block.
   Index c0 = 0;
-  for (; c0 + 2 * n <= dv_pad; c0 += 2 * n) {
-    for (Index rb = 0; rb < blocks; ++rb) {
-      const float* pb = p + rb * kRowBlock * kKeyTile;
-      float* ob = o + rb * kRowBlock * dv_pad + c0;
-      VF a0[kRowBlock], a1[kRowBlock];
-      HWY_UNROLL(16)
-      for (Index r = 0; r < kRowBlock; ++r) {
-        a0[r] = hn::Load(df, ob + r * dv_pad);
-        a1[r] = hn::Load(df, ob + r * dv_pad + n);
-      }
-      const float* vj = v + c0;
-      for (Index j = 0; j < block_keys[rb]; ++j, vj += v_row) {
-        const VF v0 = hn::LoadU(df, vj);
-        const VF v1 = hn::LoadU(df, vj + n);
-        HWY_UNROLL(16)
-        for (Index r = 0; r < kRowBlock; ++r) {
-          const VF pj = hn::Set(df, pb[r * kKeyTile + j]);
-          a0[r] = hn::MulAdd(pj, v0, a0[r]);
-          a1[r] = hn::MulAdd(pj, v1, a1[r]);
-        }
-      }
-      HWY_UNROLL(16)
-      for (Index r = 0; r < kRowBlock; ++r) {
-        hn::Store(a0[r], df, ob + r * dv_pad);
-        hn::Store(a1[r], df, ob + r * dv_pad + n);
-      }
-    }
-  }
-  for (; c0 < dv_pad; c0 += n) {  // one vector left (AVX-512 with dv_pad = 16·odd)
-    for (Index rb = 0; rb < blocks; ++rb) {
-      const float* pb = p + rb * kRowBlock * kKeyTile;
-      float* ob = o + rb * kRowBlock * dv_pad + c0;
-      VF a[kRowBlock];
-      HWY_UNROLL(16)
-      for (Index r = 0; r < kRowBlock; ++r) a[r] = hn::Load(df, ob + r * dv_pad);
-      const float* vj = v + c0;
-      for (Index j = 0; j < block_keys[rb]; ++j, vj += v_row) {
-        const VF v0 = hn::LoadU(df, vj);
-        HWY_UNROLL(16)
-        for (Index r = 0; r < kRowBlock; ++r)
-          a[r] = hn::MulAdd(hn::Set(df, pb[r * kKeyTile + j]), v0, a[r]);
-      }
-      HWY_UNROLL(16)
-      for (Index r = 0; r < kRowBlock; ++r) hn::Store(a[r], df, ob + r * dv_pad);
-    }
-  }
+  for (; c0 + 2 * n <= dv_pad; c0 += 2 * n)
+    for (Index rb = 0; rb < blocks; ++rb)
+      block_product<2>(p + rb * kRowBlock * kKeyTile, kKeyTile, v + c0, v_row, block_keys[rb],
+                       o + rb * kRowBlock * dv_pad + c0, dv_pad, /*accumulate=*/true);
+  if (c0 < dv_pad)  // one vector left (AVX-512 with dv_pad = 16·odd)
+    for (Index rb = 0; rb < blocks; ++rb)
+      block_product<1>(p + rb * kRowBlock * kKeyTile, kKeyTile, v + c0, v_row, block_keys[rb],
+                       o + rb * kRowBlock * dv_pad + c0, dv_pad, /*accumulate=*/true);
 }
 
 // The same sum for a tile whose values hold NaN or Inf: keys with P = 0 (masked, or an underflow
