@@ -31,30 +31,13 @@ hwy::AlignedFreeUniquePtr<T[]> allocate(Index count) {
   return hwy::AllocateAligned<T>(static_cast<std::size_t>(std::max<Index>(count, 1)));
 }
 
-// An aligned buffer that only grows, so repeated calls of the same shape reuse its pages instead
-// of mapping (and faulting in) fresh ones every call.
-template <class T>
-class GrowingBuffer {
- public:
-  T* get(Index count) {
-    if (count > capacity_) {
-      data_ = allocate<T>(count);
-      capacity_ = count;
-    }
-    return data_.get();
-  }
-
- private:
-  hwy::AlignedFreeUniquePtr<T[]> data_;
-  Index capacity_ = 0;
-};
-
-// Buffers a call fills: packed keys, packed values, the non-finite flags. One set per calling
-// thread (calls on one layer from several threads stay independent), kept between calls.
+// Buffers a call owns: packed keys, maybe packed values, the non-finite flags. They live for
+// the call only: kept between calls they would add their size (128 MiB of packed keys at
+// N = 65536, E = 512) to the peak of the output projection that follows in the layer.
 struct PlanStorage {
-  GrowingBuffer<float> keys_t;
-  GrowingBuffer<float> values;
-  GrowingBuffer<std::uint8_t> nonfinite;
+  hwy::AlignedFreeUniquePtr<float[]> keys_t;
+  hwy::AlignedFreeUniquePtr<float[]> values;
+  hwy::AlignedFreeUniquePtr<std::uint8_t[]> nonfinite;
 };
 
 // Kᵀ tile (b, g, t)[x][c] = k(b, g, t·kKeyTile + c, x), zero for keys past Lk, so the score loop
@@ -103,15 +86,23 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, PlanStorage& storag
     if (strides[2] != 0) p.masks_vary_by_row = true;
   }
 
-  // Values are read in place only when their rows are already dense whole vectors; otherwise
-  // (the layer's V is a column slice of the fused QKV output, rows 3·E apart) they are packed,
-  // because the P·V loop walks down the rows and far-apart rows defeat the prefetcher and TLB.
-  const bool values_in_place = a.v.stride(3) == 1 && p.dv % kMaxLanes == 0 && a.v.stride(2) == p.dv;
+  // Values are packed into dense rows when their rows are not already dense (the layer's V is a
+  // column slice of the fused QKV output, rows 3·E apart, and the P·V loop walking down such rows
+  // defeats the prefetcher and the TLB) unless the copy would pass kMaxPackedValueBytes: for very
+  // long sequences memory wins, and rows that are whole vectors are then read where they are.
+  constexpr Index kMaxPackedValueBytes = Index{64} << 20;
   const Index kv_items = p.batch * p.kv_heads;
+  const bool rows_are_vectors = a.v.stride(3) == 1 && p.dv % kMaxLanes == 0;
+  const bool rows_are_dense = rows_are_vectors && a.v.stride(2) == p.dv;
+  const bool copy_fits = kv_items * p.lk * p.dv_pad * Index{sizeof(float)} <= kMaxPackedValueBytes;
+  const bool values_in_place = rows_are_dense || (rows_are_vectors && !copy_fits);
   const Index tile_items = kv_items * p.key_tiles;
-  float* keys_t = storage.keys_t.get(tile_items * p.d * kKeyTile);
-  std::uint8_t* nonfinite = storage.nonfinite.get(tile_items);
-  float* values = values_in_place ? nullptr : storage.values.get(kv_items * p.lk * p.dv_pad);
+  storage.keys_t = allocate<float>(tile_items * p.d * kKeyTile);
+  storage.nonfinite = allocate<std::uint8_t>(tile_items);
+  if (!values_in_place) storage.values = allocate<float>(kv_items * p.lk * p.dv_pad);
+  float* keys_t = storage.keys_t.get();
+  std::uint8_t* nonfinite = storage.nonfinite.get();
+  float* values = storage.values.get();
 
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (Index item = 0; item < tile_items; ++item) {
@@ -150,7 +141,7 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, PlanStorage& storag
 
 void attention_cpu(const AttentionArgs& args, const Context& ctx) {
   const int threads = cpu_threads(ctx);
-  thread_local PlanStorage storage;
+  PlanStorage storage;
   const AttentionPlan plan = make_plan(args, threads, storage);
   const Index items = plan.batch * plan.heads * plan.query_tiles;
 
