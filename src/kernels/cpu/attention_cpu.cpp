@@ -31,9 +31,7 @@ hwy::AlignedFreeUniquePtr<T[]> allocate(Index count) {
   return hwy::AllocateAligned<T>(static_cast<std::size_t>(std::max<Index>(count, 1)));
 }
 
-// Buffers a call owns: packed keys, maybe packed values, the non-finite flags. They live for
-// the call only: kept between calls they would add their size (128 MiB of packed keys at
-// N = 65536, E = 512) to the peak of the output projection that follows in the layer.
+// Buffers a call owns: packed keys, maybe packed values, the non-finite flags.
 struct PlanStorage {
   hwy::AlignedFreeUniquePtr<float[]> keys_t;
   hwy::AlignedFreeUniquePtr<float[]> values;
@@ -100,9 +98,6 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, PlanStorage& storag
   storage.keys_t = allocate<float>(tile_items * p.d * kKeyTile);
   storage.nonfinite = allocate<std::uint8_t>(tile_items);
   if (!values_in_place) storage.values = allocate<float>(kv_items * p.lk * p.dv_pad);
-  float* keys_t = storage.keys_t.get();
-  std::uint8_t* nonfinite = storage.nonfinite.get();
-  float* values = storage.values.get();
 
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (Index item = 0; item < tile_items; ++item) {
@@ -111,25 +106,25 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, PlanStorage& storag
     const Index b = item / p.key_tiles / p.kv_heads;
     const Index j0 = t * kKeyTile;
     const Index width = std::min(kKeyTile, p.lk - j0);
-    pack_key_tile(a.k, b, g, t, p.d, keys_t + item * p.d * kKeyTile);
-    nonfinite[item] = has_nonfinite(a.v, b, g, j0, width) ? 1 : 0;
+    pack_key_tile(a.k, b, g, t, p.d, storage.keys_t.get() + item * p.d * kKeyTile);
+    storage.nonfinite[static_cast<std::size_t>(item)] = has_nonfinite(a.v, b, g, j0, width) ? 1 : 0;
     if (values_in_place) continue;
-    float* dst = values + ((b * p.kv_heads + g) * p.lk + j0) * p.dv_pad;
+    float* dst = storage.values.get() + ((b * p.kv_heads + g) * p.lk + j0) * p.dv_pad;
     const float* src = a.v.data() + b * a.v.stride(0) + g * a.v.stride(1);
     for (Index j = j0; j < j0 + width; ++j, dst += p.dv_pad)
       for (Index c = 0; c < p.dv_pad; ++c)
         dst[c] = c < p.dv ? src[j * a.v.stride(2) + c * a.v.stride(3)] : 0.0f;
   }
 
-  p.keys_t = keys_t;
-  p.tile_has_nonfinite_v = nonfinite;
+  p.keys_t = storage.keys_t.get();
+  p.tile_has_nonfinite_v = storage.nonfinite.get();
   if (values_in_place) {
     p.values = a.v.data();
     p.v_batch = a.v.stride(0);
     p.v_head = a.v.stride(1);
     p.v_row = a.v.stride(2);
   } else {
-    p.values = values;
+    p.values = storage.values.get();
     p.v_batch = p.kv_heads * p.lk * p.dv_pad;
     p.v_head = p.lk * p.dv_pad;
     p.v_row = p.dv_pad;
