@@ -14,6 +14,7 @@
 
 #include "kernels/cpu/attention_cpu.hpp"
 #include "kernels/cpu/peak_fma.hpp"
+#include "mha/core/workspace.hpp"
 #include "mha/kernels/attention.hpp"
 #include "mha/layers/multi_head_attention.hpp"
 
@@ -62,7 +63,10 @@ void BM_Layer(benchmark::State& state) {
   const mha::Tensor<> x = random_tensor({b, n, e}, 2);
   mha::MhaOptions options;
   options.is_causal = causal;
-  const mha::Context ctx = bench_context();
+  // One workspace lent to every call, as a serving loop would: only the first call allocates.
+  mha::Workspace workspace;
+  mha::Context ctx = bench_context();
+  ctx.workspace = &workspace;
   for (auto _ : state) {
     mha::MhaOutput out = layer.forward(x.view(), x.view(), x.view(), options, ctx);
     benchmark::DoNotOptimize(out.output.data());
@@ -80,7 +84,9 @@ void BM_Core(benchmark::State& state) {
   mha::AttentionArgs args{q.view(), k.view(), v.view(), out.view(), {}, {}, {}};
   args.params.scale = 1.0 / std::sqrt(static_cast<double>(d));
   args.params.causal = state.range(4) != 0;
-  const mha::Context ctx = bench_context();
+  mha::Workspace workspace;
+  mha::Context ctx = bench_context();
+  ctx.workspace = &workspace;
   for (auto _ : state) {
     mha::attention(args, ctx);
     benchmark::DoNotOptimize(out.data());

@@ -19,6 +19,7 @@
 #include "kernels/cpu/attention_cpu.hpp"
 #include "kernels/cpu/peak_fma.hpp"
 #include "mha/core/error.hpp"
+#include "mha/core/workspace.hpp"
 #include "mha/layers/multi_head_attention.hpp"
 
 namespace mha::cli {
@@ -61,7 +62,9 @@ void run_bench(const BenchOptions& o) {
   const BenchShape s = parse_shape(o.shape);
   if (o.repeats < 1) throw_invalid("--repeats", "at least 1", std::to_string(o.repeats));
   if (o.threads < 0) throw_invalid("--threads", "0 (all cores) or more", std::to_string(o.threads));
-  const Context ctx{resolve_kernel(o.kernel), o.threads};
+  // One workspace for every run, as a serving loop would lend it: only the warm-up allocates.
+  Workspace workspace;
+  const Context ctx{resolve_kernel(o.kernel), o.threads, &workspace};
 
   const auto layer = MultiHeadAttention::random(
       {.embed_dim = s.embed, .num_heads = s.heads, .batch_first = true}, 1);

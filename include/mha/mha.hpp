@@ -5,6 +5,7 @@
 #include "mha/core/error.hpp"
 #include "mha/core/shape.hpp"
 #include "mha/core/tensor.hpp"
+#include "mha/core/workspace.hpp"
 #include "mha/io/safetensors.hpp"
 #include "mha/io/wordpiece.hpp"
 #include "mha/kernels/attention.hpp"

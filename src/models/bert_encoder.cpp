@@ -2,6 +2,7 @@
 // BertEmbeddings → BertEncoder, post-LN; see mha/models/bert.hpp for the equations).
 #include <string>
 
+#include "mha/core/workspace.hpp"
 #include "mha/models/bert.hpp"
 
 namespace mha {
@@ -107,13 +108,19 @@ BertOutput BertModel::forward(const BertInput& input, const BertForwardOptions& 
     attention_options.key_padding_mask = block_mask(padding.view());
   }
 
+  // The layers run one after another, so one workspace serves all of them: the second layer on
+  // reuses the first one's scratch instead of allocating its own.
+  Workspace own;
+  Context layer_ctx = ctx;
+  if (layer_ctx.workspace == nullptr) layer_ctx.workspace = &own;
+
   BertOutput out;
   for (const BertLayer& layer : layers_) {
     if (options.output_hidden_states) out.hidden_states.push_back(hidden);
     MhaOutput attended = layer.attention.forward(hidden.view(), hidden.view(), hidden.view(),
-                                                 attention_options, ctx);
+                                                 attention_options, layer_ctx);
     const Tensor<> u = layer.attention_norm.forward(attended.output.view(), hidden.view());
-    const Tensor<> ffn = layer.feed_forward.forward(u.view(), ctx);
+    const Tensor<> ffn = layer.feed_forward.forward(u.view(), layer_ctx);
     hidden = layer.output_norm.forward(ffn.view(), u.view());
     if (options.output_attentions) out.attentions.push_back(std::move(attended.weights));
   }

@@ -12,11 +12,11 @@
 #include <cstdlib>
 #include <initializer_list>
 #include <memory>
-#include <new>
 #include <span>
 #include <type_traits>
 #include <utility>
 
+#include "mha/core/aligned_memory.hpp"
 #include "mha/core/error.hpp"
 #include "mha/core/shape.hpp"
 
@@ -172,14 +172,15 @@ class Tensor {
     return offset;
   }
 
-  static constexpr std::size_t kAlignment = 64;
   struct AlignedFree {
-    void operator()(T* p) const { ::operator delete[](p, std::align_val_t(kAlignment)); }
+    void operator()(T* p) const { aligned_memory::release(p); }
   };
 
+  // Element types are trivial (float, double, std::uint8_t), so the zero fill starts their life.
   void allocate() {
+    static_assert(std::is_trivial_v<T>);
     const auto count = static_cast<std::size_t>(std::max<Index>(numel_of(shape_), 1));
-    storage_.reset(static_cast<T*>(::operator new[](count * sizeof(T), std::align_val_t(kAlignment))));
+    storage_.reset(static_cast<T*>(aligned_memory::allocate(count * sizeof(T))));
     std::fill_n(storage_.get(), count, T{});
   }
   void check_same_count(const Shape& shape) const {

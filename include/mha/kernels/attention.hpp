@@ -67,6 +67,9 @@ struct AttentionParams {
 
 struct AttentionArgs {
   TensorView<const float> q, k, v;
+  // May be q itself (same data and strides, Dv = D): every kernel reads a query row in full
+  // before it writes that row's output, so a caller can write heads over dead queries. No other
+  // overlap of out with an input is allowed.
   TensorView<float> out;
   TensorView<float> weights;  // optional: filled with p when defined
   TensorView<float> lse;      // optional: filled with the row log-sum-exp when defined

@@ -4,8 +4,8 @@
 //
 //   q: [B, Hq, Lq, D]   k: [B, Hkv, Lk, D]   v: [B, Hkv, Lk, Dv]   out: [B, Hq, Lq, Dv]
 //
-// Memory is O(N·D): the packed keys (and values when padded) plus one small tile scratch per
-// thread; the N×N scores are never stored.
+// Memory is O(N·D): the packed keys (and values when padded), held in the caller's workspace
+// slots, plus one small tile scratch per thread; the N×N scores are never stored.
 #include "kernels/cpu/attention_cpu.hpp"
 
 #include <omp.h>
@@ -16,6 +16,7 @@
 
 #include "hwy/aligned_allocator.h"
 #include "kernels/cpu/attention_plan.hpp"
+#include "mha/core/workspace.hpp"
 
 namespace mha {
 namespace {
@@ -30,13 +31,6 @@ template <class T>
 hwy::AlignedFreeUniquePtr<T[]> allocate(Index count) {
   return hwy::AllocateAligned<T>(static_cast<std::size_t>(std::max<Index>(count, 1)));
 }
-
-// Buffers a call owns: packed keys, maybe packed values, the non-finite flags.
-struct PlanStorage {
-  hwy::AlignedFreeUniquePtr<float[]> keys_t;
-  hwy::AlignedFreeUniquePtr<float[]> values;
-  hwy::AlignedFreeUniquePtr<std::uint8_t[]> nonfinite;
-};
 
 // Kᵀ tile (b, g, t)[x][c] = k(b, g, t·kKeyTile + c, x), zero for keys past Lk, so the score loop
 // reads whole vectors of keys for one feature x.
@@ -61,7 +55,9 @@ bool has_nonfinite(const TensorView<const float>& v, Index b, Index g, Index j0,
   return false;
 }
 
-AttentionPlan make_plan(const AttentionArgs& a, int threads, PlanStorage& storage) {
+// The packed keys, values and flags live in the workspace's kernel slots (reused by the next
+// call when the caller lends a workspace).
+AttentionPlan make_plan(const AttentionArgs& a, int threads, Workspace& workspace) {
   AttentionPlan p;
   p.args = &a;
   p.batch = a.q.dim(0);
@@ -95,9 +91,11 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, PlanStorage& storag
   const bool copy_fits = kv_items * p.lk * p.dv_pad * Index{sizeof(float)} <= kMaxPackedValueBytes;
   const bool values_in_place = rows_are_dense || (rows_are_vectors && !copy_fits);
   const Index tile_items = kv_items * p.key_tiles;
-  storage.keys_t = allocate<float>(tile_items * p.d * kKeyTile);
-  storage.nonfinite = allocate<std::uint8_t>(tile_items);
-  if (!values_in_place) storage.values = allocate<float>(kv_items * p.lk * p.dv_pad);
+  float* keys_t = workspace.get<float>(Workspace::Slot::packed_keys, tile_items * p.d * kKeyTile);
+  std::uint8_t* nonfinite = workspace.get<std::uint8_t>(Workspace::Slot::value_flags, tile_items);
+  float* values = values_in_place
+                      ? nullptr
+                      : workspace.get<float>(Workspace::Slot::packed_values, kv_items * p.lk * p.dv_pad);
 
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (Index item = 0; item < tile_items; ++item) {
@@ -106,25 +104,25 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, PlanStorage& storag
     const Index b = item / p.key_tiles / p.kv_heads;
     const Index j0 = t * kKeyTile;
     const Index width = std::min(kKeyTile, p.lk - j0);
-    pack_key_tile(a.k, b, g, t, p.d, storage.keys_t.get() + item * p.d * kKeyTile);
-    storage.nonfinite[static_cast<std::size_t>(item)] = has_nonfinite(a.v, b, g, j0, width) ? 1 : 0;
+    pack_key_tile(a.k, b, g, t, p.d, keys_t + item * p.d * kKeyTile);
+    nonfinite[item] = has_nonfinite(a.v, b, g, j0, width) ? 1 : 0;
     if (values_in_place) continue;
-    float* dst = storage.values.get() + ((b * p.kv_heads + g) * p.lk + j0) * p.dv_pad;
+    float* dst = values + ((b * p.kv_heads + g) * p.lk + j0) * p.dv_pad;
     const float* src = a.v.data() + b * a.v.stride(0) + g * a.v.stride(1);
     for (Index j = j0; j < j0 + width; ++j, dst += p.dv_pad)
       for (Index c = 0; c < p.dv_pad; ++c)
         dst[c] = c < p.dv ? src[j * a.v.stride(2) + c * a.v.stride(3)] : 0.0f;
   }
 
-  p.keys_t = storage.keys_t.get();
-  p.tile_has_nonfinite_v = storage.nonfinite.get();
+  p.keys_t = keys_t;
+  p.tile_has_nonfinite_v = nonfinite;
   if (values_in_place) {
     p.values = a.v.data();
     p.v_batch = a.v.stride(0);
     p.v_head = a.v.stride(1);
     p.v_row = a.v.stride(2);
   } else {
-    p.values = storage.values.get();
+    p.values = values;
     p.v_batch = p.kv_heads * p.lk * p.dv_pad;
     p.v_head = p.lk * p.dv_pad;
     p.v_row = p.dv_pad;
@@ -136,8 +134,9 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, PlanStorage& storag
 
 void attention_cpu(const AttentionArgs& args, const Context& ctx) {
   const int threads = cpu_threads(ctx);
-  PlanStorage storage;
-  const AttentionPlan plan = make_plan(args, threads, storage);
+  Workspace own;
+  Workspace& workspace = ctx.workspace != nullptr ? *ctx.workspace : own;
+  const AttentionPlan plan = make_plan(args, threads, workspace);
   const Index items = plan.batch * plan.heads * plan.query_tiles;
 
 #pragma omp parallel num_threads(threads)

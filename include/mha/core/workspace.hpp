@@ -1,0 +1,68 @@
+// Workspace: scratch memory a caller lends to forward passes, so that repeated calls make no
+// large allocations after the first. Each buffer grows to the largest request it has seen and is
+// kept until the workspace is destroyed (or release() is called); its contents do not carry over
+// from one call to the next. Pass one through Context::workspace; without one, each call uses a
+// workspace of its own that it frees on return.
+//
+// A workspace serves one call at a time: threads that run forward passes at once need one each.
+// Layers run one after another (a BERT encoder's twelve) share one, since a call is done with
+// its scratch when it returns.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+
+#include "mha/core/shape.hpp"
+
+namespace mha {
+
+class Workspace {
+ public:
+  // One buffer per use, so that one call can hold several at once.
+  enum class Slot : std::uint8_t {
+    projections,       // the layer's projected Q (or fused Q, K, V); heads write over dead Q
+    projected_keys,    // the layer's K and V when they are projected separately
+    projected_values,
+    packed_keys,       // the fast kernel's Kᵀ tiles
+    packed_values,     // the fast kernel's dense value rows
+    value_flags,       // the fast kernel's per-tile "holds NaN or Inf" flags
+  };
+  static constexpr std::size_t kSlots = 6;
+
+  Workspace() = default;
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  Workspace(Workspace&&) noexcept = default;
+  Workspace& operator=(Workspace&&) noexcept = default;
+
+  // `count` elements of a trivial type T in `slot`, 64-byte aligned, uninitialized. The pointer
+  // stays valid until the same slot is asked for more, or release().
+  template <class T>
+  T* get(Slot slot, Index count) {
+    static_assert(std::is_trivial_v<T>);
+    return static_cast<T*>(bytes(slot, static_cast<std::size_t>(count < 0 ? 0 : count) * sizeof(T)));
+  }
+
+  // Bytes held across all slots.
+  std::size_t reserved_bytes() const;
+  // Frees every buffer.
+  void release();
+
+ private:
+  struct Free {
+    void operator()(void* block) const;
+  };
+  struct Buffer {
+    std::unique_ptr<void, Free> data;
+    std::size_t bytes = 0;
+  };
+
+  void* bytes(Slot slot, std::size_t bytes);
+
+  std::array<Buffer, kSlots> buffers_;
+};
+
+}  // namespace mha
