@@ -2,6 +2,8 @@
 // one, whatever the workspace held before (NaN here) and whichever shapes came before.
 #include <cstdint>
 #include <limits>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -77,6 +79,31 @@ INSTANTIATE_TEST_SUITE_P(Kernels, MhaWorkspace,
                          [](const ::testing::TestParamInfo<KernelKind>& param_info) {
                            return std::string(kernel_name(param_info.param));
                          });
+
+// A workspace serves one call at a time, so each thread lends its own; the layer is shared.
+// (Named for the ThreadSanitizer preset's filter. One OpenMP thread per call: libgomp is not
+// built with TSan.)
+TEST(MhaWorkspaceThreads, SharedLayerFromEightThreadsWithOwnWorkspaces) {
+  const MultiHeadAttention layer =
+      MultiHeadAttention::random({.embed_dim = 32, .num_heads = 4, .batch_first = true}, 11);
+  const Tensor<> x = testing::random_tensor({2, 50, 32}, 12);
+  MhaOptions options;
+  options.is_causal = true;
+  const MhaOutput serial = layer.forward(x.view(), x.view(), x.view(), options, Context{KernelKind::cpu, 1});
+  constexpr int kThreads = 8;
+  std::vector<Tensor<>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      Workspace own;
+      Context ctx{KernelKind::cpu, 1};
+      ctx.workspace = &own;
+      for (int repeat = 0; repeat < 3; ++repeat)
+        results[static_cast<std::size_t>(t)] = layer.forward(x.view(), x.view(), x.view(), options, ctx).output;
+    });
+  for (std::thread& t : threads) t.join();
+  for (const Tensor<>& r : results) expect_identical(r, serial.output, "output");
+}
 
 }  // namespace
 }  // namespace mha
