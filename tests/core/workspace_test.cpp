@@ -2,6 +2,8 @@
 #include "mha/core/workspace.hpp"
 
 #include <cstdint>
+#include <limits>
+#include <new>
 
 #include <gtest/gtest.h>
 
@@ -50,6 +52,14 @@ TEST(Workspace, SlotGrowsForLargerRequestsAndSlotsAreIndependent) {
   EXPECT_EQ(ws.get<std::uint8_t>(Workspace::Slot::value_flags, 3), flags);
   EXPECT_NE(static_cast<void*>(q), static_cast<void*>(flags));
   EXPECT_EQ(ws.reserved_bytes(), (std::size_t{1} << 20) * sizeof(float) + 3);
+}
+
+TEST(Workspace, SizeOverflowThrowsBadAllocAndKeepsTheSlot) {
+  Workspace ws;
+  float* p = ws.get<float>(Workspace::Slot::projections, 8);
+  EXPECT_THROW(ws.get<float>(Workspace::Slot::projections, std::numeric_limits<Index>::max()),
+               std::bad_alloc);
+  EXPECT_EQ(ws.get<float>(Workspace::Slot::projections, 8), p);
 }
 
 TEST(Workspace, ReleaseFreesEverySlot) {

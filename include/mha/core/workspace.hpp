@@ -12,7 +12,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <new>
 #include <type_traits>
 
 #include "mha/core/shape.hpp"
@@ -40,10 +42,13 @@ class Workspace {
 
   // `count` elements of a trivial type T in `slot`, 64-byte aligned, uninitialized. The pointer
   // stays valid until the same slot is asked for more, or release().
+  // Throws std::bad_alloc when count·sizeof(T) does not fit in memory's address range.
   template <class T>
   T* get(Slot slot, Index count) {
     static_assert(std::is_trivial_v<T>);
-    return static_cast<T*>(bytes(slot, static_cast<std::size_t>(count < 0 ? 0 : count) * sizeof(T)));
+    const auto n = static_cast<std::size_t>(count < 0 ? 0 : count);
+    if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) throw std::bad_alloc();
+    return static_cast<T*>(bytes(slot, n * sizeof(T)));
   }
 
   // Bytes held across all slots.
