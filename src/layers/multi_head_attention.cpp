@@ -52,7 +52,7 @@ bool same_view(TensorView<const float> a, TensorView<const float> b) {
 
 MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<const float> key,
                                       TensorView<const float> value, const MhaOptions& options,
-                                      const Context& ctx) const {
+                                      const Context& caller_ctx) const {
   const MhaConfig& c = config_;
   const MhaWeights& w = weights_;
   if (query.rank() != 2 && query.rank() != 3)
@@ -82,8 +82,10 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
 
   // 1. Projections. Self-attention with packed weights is one GEMM against all of in_proj_weight,
   //    [B, L, E + 2·Hkv·D]; otherwise Q, K and V are projected separately.
+  // Everything below, the kernel included, runs with one workspace: the caller's or our own.
   Workspace own;
-  Workspace& workspace = ctx.workspace != nullptr ? *ctx.workspace : own;
+  const Context ctx = with_workspace(caller_ctx, own);
+  Workspace& workspace = *ctx.workspace;
   const TensorView<const float> in_w = w.in_proj_weight.view(), in_b = w.in_proj_bias.view();
   float* q_rows = nullptr;  // [B, L, ·] rows of q_pitch floats, Q in the first E of each
   Index q_pitch = e;
@@ -140,10 +142,11 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
     params.window_left = options.window_left;
   }
   Tensor<> per_head = options.need_weights ? Tensor<>({batch, heads, len, kv_len}) : Tensor<>();
-  attention({.q = mha_views::heads<const float>(q_rows, batch, heads, len, d, q_pitch),
+  const TensorView<float> q_and_out = mha_views::heads<float>(q_rows, batch, heads, len, d, q_pitch);
+  attention({.q = q_and_out,
              .k = k_heads,
              .v = v_heads,
-             .out = mha_views::heads<float>(q_rows, batch, heads, len, d, q_pitch),
+             .out = q_and_out,
              .weights = options.need_weights ? per_head.view() : TensorView<float>{},
              .lse = {},
              .params = std::move(params)},

@@ -111,8 +111,7 @@ BertOutput BertModel::forward(const BertInput& input, const BertForwardOptions& 
   // The layers run one after another, so one workspace serves all of them: the second layer on
   // reuses the first one's scratch instead of allocating its own.
   Workspace own;
-  Context layer_ctx = ctx;
-  if (layer_ctx.workspace == nullptr) layer_ctx.workspace = &own;
+  const Context layer_ctx = with_workspace(ctx, own);
 
   BertOutput out;
   for (const BertLayer& layer : layers_) {

@@ -17,6 +17,7 @@
 #include <new>
 #include <type_traits>
 
+#include "mha/core/context.hpp"
 #include "mha/core/shape.hpp"
 
 namespace mha {
@@ -69,5 +70,13 @@ class Workspace {
 
   std::array<Buffer, kSlots> buffers_;
 };
+
+// `ctx`, lending `fallback` when ctx lends no workspace: a call passes the result to everything
+// it runs, so its own scratch and its callees' share one workspace either way.
+inline Context with_workspace(const Context& ctx, Workspace& fallback) {
+  Context lent = ctx;
+  if (lent.workspace == nullptr) lent.workspace = &fallback;
+  return lent;
+}
 
 }  // namespace mha

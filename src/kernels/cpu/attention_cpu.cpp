@@ -135,8 +135,7 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, Workspace& workspac
 void attention_cpu(const AttentionArgs& args, const Context& ctx) {
   const int threads = cpu_threads(ctx);
   Workspace own;
-  Workspace& workspace = ctx.workspace != nullptr ? *ctx.workspace : own;
-  const AttentionPlan plan = make_plan(args, threads, workspace);
+  const AttentionPlan plan = make_plan(args, threads, *with_workspace(ctx, own).workspace);
   const Index items = plan.batch * plan.heads * plan.query_tiles;
 
 #pragma omp parallel num_threads(threads)
