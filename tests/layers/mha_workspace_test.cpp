@@ -1,7 +1,5 @@
 // MultiHeadAttention::forward with a lent workspace: the same results, bit for bit, as without
 // one, whatever the workspace held before (NaN here) and whichever shapes came before.
-#include <cstdint>
-#include <limits>
 #include <thread>
 #include <vector>
 
@@ -9,26 +7,12 @@
 
 #include "mha/core/workspace.hpp"
 #include "mha/layers/multi_head_attention.hpp"
+#include "testing/allclose.hpp"
+#include "testing/poisoned_workspace.hpp"
 #include "testing/random_tensor.hpp"
 
 namespace mha {
 namespace {
-
-void poison(Workspace& ws) {
-  constexpr Index kFloats = 1 << 16;
-  for (const auto slot : {Workspace::Slot::projections, Workspace::Slot::projected_keys,
-                          Workspace::Slot::projected_values, Workspace::Slot::packed_keys,
-                          Workspace::Slot::packed_values}) {
-    float* p = ws.get<float>(slot, kFloats);
-    for (Index n = 0; n < kFloats; ++n) p[n] = std::numeric_limits<float>::quiet_NaN();
-  }
-}
-
-void expect_identical(const Tensor<>& actual, const Tensor<>& expected, const char* what) {
-  ASSERT_EQ(actual.shape(), expected.shape()) << what;
-  for (Index n = 0; n < actual.numel(); ++n)
-    ASSERT_EQ(actual.data()[n], expected.data()[n]) << what << " element " << n;
-}
 
 struct Case {
   MhaConfig config;
@@ -51,7 +35,7 @@ TEST_P(MhaWorkspace, ForwardMatchesTheCallWithoutOne) {
       {{.embed_dim = 16, .num_heads = 2, .batch_first = true}, 1, 5, 5, true},
   };
   Workspace ws;
-  poison(ws);
+  testing::poison(ws, Index{4} << 16);  // 64 Ki floats per slot: more than any case needs
   for (const Case& c : cases) {
     const MultiHeadAttention layer = MultiHeadAttention::random(c.config, 7);
     const Tensor<> q = testing::random_tensor({c.batch, c.len, c.config.embed_dim}, 1);
@@ -68,8 +52,8 @@ TEST_P(MhaWorkspace, ForwardMatchesTheCallWithoutOne) {
     ctx.workspace = &ws;
     for (int call = 0; call < 2; ++call) {  // the second call reuses what the first left
       const MhaOutput lent = layer.forward(q.view(), kv, vv, options, ctx);
-      expect_identical(lent.output, fresh.output, "output");
-      expect_identical(lent.weights, fresh.weights, "weights");
+      EXPECT_TRUE(testing::bit_identical(lent.output.view(), fresh.output.view())) << "output";
+      EXPECT_TRUE(testing::bit_identical(lent.weights.view(), fresh.weights.view())) << "weights";
     }
   }
 }
@@ -102,7 +86,8 @@ TEST(MhaWorkspaceThreads, SharedLayerFromEightThreadsWithOwnWorkspaces) {
         results[static_cast<std::size_t>(t)] = layer.forward(x.view(), x.view(), x.view(), options, ctx).output;
     });
   for (std::thread& t : threads) t.join();
-  for (const Tensor<>& r : results) expect_identical(r, serial.output, "output");
+  for (const Tensor<>& r : results)
+    EXPECT_TRUE(testing::bit_identical(r.view(), serial.output.view())) << "output";
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "testing/allclose.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <sstream>
 
 namespace mha::testing {
@@ -60,6 +61,24 @@ double max_abs_diff(TensorView<const float> actual, TensorView<const float> expe
     if (!std::isnan(x) && !(std::isinf(x) && x == y)) worst = std::max(worst, std::abs(x - y));
   }
   return worst;
+}
+
+::testing::AssertionResult bit_identical(TensorView<const float> actual,
+                                         TensorView<const float> expected) {
+  if (actual.shape() != expected.shape())
+    return ::testing::AssertionFailure() << "shape mismatch: actual " << shape_str(actual.shape())
+                                         << ", expected " << shape_str(expected.shape());
+  const Tensor<> a = Tensor<>::copy_of(actual);
+  const Tensor<> e = Tensor<>::copy_of(expected);
+  for (Index n = 0; n < a.numel(); ++n)
+    if (std::memcmp(a.data() + n, e.data() + n, sizeof(float)) != 0) {
+      std::ostringstream msg;
+      msg.precision(9);
+      msg << "first difference at " << index_str(actual.shape(), n) << ": actual " << a.data()[n]
+          << ", expected " << e.data()[n];
+      return ::testing::AssertionFailure() << msg.str();
+    }
+  return ::testing::AssertionSuccess();
 }
 
 ::testing::AssertionResult all_close(TensorView<const float> actual,

@@ -25,6 +25,11 @@ Comparison compare(TensorView<const float> actual, TensorView<const float> expec
 // Largest |actual − expected| (NaN if the shapes differ or a NaN appears on one side only).
 double max_abs_diff(TensorView<const float> actual, TensorView<const float> expected);
 
+// GoogleTest assertion: the same shape and the same bits in every element (so −0 differs from
+// +0); prints the first element that differs.
+::testing::AssertionResult bit_identical(TensorView<const float> actual,
+                                         TensorView<const float> expected);
+
 // GoogleTest assertion: EXPECT_TRUE(all_close(a, b, 1e-5)) prints the worst element on failure.
 ::testing::AssertionResult all_close(TensorView<const float> actual,
                                      TensorView<const float> expected, double atol,
