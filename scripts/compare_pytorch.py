@@ -197,7 +197,7 @@ def main():
         "## Reproduce",
         "",
         "```sh",
-        "cmake --preset release && cmake --build --preset release",
+        "cmake --preset release && cmake --build --preset release && cmake --build build/release --target mha_bench",
         "/usr/bin/python3 scripts/compare_pytorch.py --mha build/release/apps/cli/mha --threads 2 --long",
         "build/release/bench/mha_bench            # Google Benchmark: layer, core, peak",
         "build/release/apps/cli/mha bench --shape 1,2048,512,8 --json",
