@@ -1,5 +1,5 @@
 // Benchmarks of the full MultiHeadAttention forward and of the attention core alone, with
-// GFLOP/s from the formula in numerics.md and the fraction of the fp32 peak measured by an FMA
+// GFLOP/s from mha_forward_flops (mha/layers/mha_flops.hpp) and the fraction of the fp32 peak measured by an FMA
 // micro-benchmark in the same run:
 //   projections 8·B·N·E² (self-attention)   core 4·B·N²·E (causal counted dense)
 //
@@ -16,6 +16,7 @@
 #include "kernels/cpu/peak_fma.hpp"
 #include "mha/core/workspace.hpp"
 #include "mha/kernels/attention.hpp"
+#include "mha/layers/mha_flops.hpp"
 #include "mha/layers/multi_head_attention.hpp"
 
 namespace {
@@ -71,8 +72,7 @@ void BM_Layer(benchmark::State& state) {
     mha::MhaOutput out = layer.forward(x.view(), x.view(), x.view(), options, ctx);
     benchmark::DoNotOptimize(out.output.data());
   }
-  const double bd = static_cast<double>(b), nd = static_cast<double>(n), ed = static_cast<double>(e);
-  report(state, 8 * bd * nd * ed * ed + 4 * bd * nd * nd * ed);
+  report(state, static_cast<double>(mha::mha_forward_flops(b, n, e).total()));
 }
 
 // The attention core alone: q, k, v [B, H, N, D] contiguous; args B, N, H, D, causal.
@@ -91,8 +91,7 @@ void BM_Core(benchmark::State& state) {
     mha::attention(args, ctx);
     benchmark::DoNotOptimize(out.data());
   }
-  const double bd = static_cast<double>(b), nd = static_cast<double>(n);
-  report(state, 4 * bd * nd * nd * static_cast<double>(h * d));
+  report(state, static_cast<double>(mha::mha_forward_flops(b, n, h * d).core));
 }
 
 BENCHMARK(BM_PeakFma)->Unit(benchmark::kMillisecond)->Iterations(3);

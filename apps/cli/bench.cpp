@@ -1,5 +1,5 @@
 // mha bench: times the MultiHeadAttention forward on random inputs and prints the median time,
-// GFLOP/s (numerics.md: projections 8·B·N·E² + core 4·B·N²·E, causal counted dense) and the
+// GFLOP/s (mha_forward_flops: projections 8·B·N·E² + core 4·B·N²·E, causal counted dense) and the
 // fraction of the fp32 peak, measured by an FMA micro-benchmark in the same run.
 //
 //   mha bench --shape 1,2048,512,8 [--causal] [--kernel ref|cpu] [--threads T] [--repeats R] [--json]
@@ -20,6 +20,7 @@
 #include "kernels/cpu/peak_fma.hpp"
 #include "mha/core/error.hpp"
 #include "mha/core/workspace.hpp"
+#include "mha/layers/mha_flops.hpp"
 #include "mha/layers/multi_head_attention.hpp"
 
 namespace mha::cli {
@@ -86,9 +87,7 @@ void run_bench(const BenchOptions& o) {
   const std::size_t mid = ms.size() / 2;
   const double median_ms = ms.size() % 2 == 1 ? ms[mid] : 0.5 * (ms[mid - 1] + ms[mid]);
 
-  const double b = static_cast<double>(s.batch), n = static_cast<double>(s.len),
-               e = static_cast<double>(s.embed);
-  const double flops = 8 * b * n * e * e + 4 * b * n * n * e;
+  const double flops = static_cast<double>(mha_forward_flops(s.batch, s.len, s.embed).total());
   const double gflops = flops / (median_ms * 1e-3) * 1e-9;
   const int threads = cpu_threads(ctx);
   const double peak = measure_peak_gflops(threads);

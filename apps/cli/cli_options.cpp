@@ -10,19 +10,14 @@
 namespace mha::cli {
 
 void add_kernel_option(CLI::App& command, std::string& kernel) {
-  kernel = kernel_available(KernelKind::cpu) ? "cpu" : "ref";
+  kernel = "cpu";
   command
       .add_option("--kernel", kernel,
                   "attention kernel: ref (float64 reference, the oracle) or cpu (fast)")
       ->capture_default_str();
 }
 
-KernelKind resolve_kernel(const std::string& kernel) {
-  const KernelKind kind = parse_kernel(kernel, "--kernel");
-  if (!kernel_available(kind))
-    throw_invalid("--kernel", "a kernel built into this binary (ref)", "'" + kernel + "'");
-  return kind;
-}
+KernelKind resolve_kernel(const std::string& kernel) { return parse_kernel(kernel, "--kernel"); }
 
 void add_color_option(CLI::App& command, std::string& color) {
   color = "auto";

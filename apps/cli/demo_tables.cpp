@@ -7,17 +7,19 @@
 
 #include "demo.hpp"
 #include "mha/core/error.hpp"
+#include "mha/layers/mha_flops.hpp"
 #include "mha/viz/attention_links.hpp"
 
 namespace mha::cli {
 
 LayerCost cost_of(Index length, Index embed_dim, Index heads) {
-  const Index e = embed_dim, l = length;
+  const Index e = embed_dim;
+  const MhaForwardFlops flops = mha_forward_flops(1, length, embed_dim);
   return {.weight_params = 4 * e * e,
           .bias_params = 4 * e,
-          .projection_flops = 8 * l * e * e,
-          .core_flops = 4 * l * l * e,
-          .softmax_entries = heads * l * l,
+          .projection_flops = flops.projections,
+          .core_flops = flops.core,
+          .softmax_entries = heads * length * length,
           .head_dim = e / heads};
 }
 

@@ -3,8 +3,10 @@
 //
 // Statistics over seeds: mean, sample standard deviation s = √(Σ(xᵢ − x̄)² / (n − 1)) (undefined,
 // NaN, for n = 1), min and max. The markdown's verdict compares the best multi-head setting with
-// one head on the PP-noun grammatical rate and calls the difference larger than the seed spread
-// only when the two mean ± s intervals do not overlap: |x̄_best − x̄₁| > s_best + s₁.
+// one head on the PP-noun mass (pp_mass: the mean probability put on allowed words at the
+// prepositional phrases' nouns, which does not saturate as the argmax rates do) and calls the
+// difference larger than the seed spread only when the two mean ± s intervals do not overlap:
+// |x̄_best − x̄₁| > s_best + s₁.
 #pragma once
 
 #include <span>

@@ -17,6 +17,7 @@
 #include "mha/layers/feed_forward.hpp"
 #include "mha/layers/layer_norm.hpp"
 #include "mha/layers/linear_layer.hpp"
+#include "mha/layers/mha_flops.hpp"
 #include "mha/layers/multi_head_attention.hpp"
 #include "mha/layers/multi_head_attention_backward.hpp"
 #include "mha/layers/scaled_dot_product_attention.hpp"

@@ -110,10 +110,6 @@ KernelKind parse_kernel(std::string_view text, std::string_view argument) {
   throw_invalid(std::string(argument), "one of ref, cpu", "'" + std::string(text) + "'");
 }
 
-bool kernel_available(KernelKind kind) {
-  return kind == KernelKind::reference || kind == KernelKind::cpu;
-}
-
 [[noreturn]] void throw_unavailable(KernelKind kind) {
   throw_invalid("kernel", "a kernel compiled into this build (reference, cpu)",
                 "'" + std::string(kernel_name(kind)) + "'");

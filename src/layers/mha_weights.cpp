@@ -2,6 +2,7 @@
 #include <cmath>
 #include <random>
 
+#include "core/uniform_fill.hpp"
 #include "layers/tensor_checks.hpp"
 #include "mha/layers/multi_head_attention.hpp"
 
@@ -10,15 +11,6 @@ namespace {
 
 void expect_positive(Index value, const std::string& name) {
   if (value < 1) throw_invalid(name, ">= 1", std::to_string(value));
-}
-
-// Uniform in [-bound, bound) from the top 53 bits of a 64-bit Mersenne Twister: the same values
-// on every platform, unlike std::uniform_real_distribution.
-void fill_uniform(Tensor<>& t, double bound, std::mt19937_64& rng) {
-  for (float& x : t.values()) {
-    const double unit = static_cast<double>(rng() >> 11) * 0x1.0p-53;
-    x = static_cast<float>((2.0 * unit - 1.0) * bound);
-  }
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 //   encoder.layer.N.output.dense.{weight,bias}, encoder.layer.N.output.LayerNorm.*
 // where LayerNorm.* is weight/bias or the legacy gamma/beta.
 #include <algorithm>
+#include <charconv>
+#include <set>
 #include <string>
 
 #include "mha/models/bert.hpp"
@@ -80,6 +82,36 @@ std::string detect_prefix(const CheckpointTensors& tensors) {
   return prefixed ? "bert." : "";
 }
 
+// config.json's num_hidden_layers must equal the number of encoder.layer.N blocks the checkpoint
+// holds (indices 0..L-1, none missing), checked before anything is sized by it: a config that
+// claims 10^8 layers next to a 3-layer file is an error naming the field, not an allocation.
+// The count is bounded by the number of tensor names, so it cannot ask for unbounded memory.
+void check_layer_count(const CheckpointTensors& tensors, const std::string& prefix,
+                       const BertConfig& c) {
+  const std::string stem = prefix + "encoder.layer.";
+  std::set<Index> indices;
+  for (const std::string& name : tensors.names()) {
+    if (name.rfind(stem, 0) != 0) continue;
+    const char* first = name.data() + stem.size();
+    const char* last = name.data() + name.size();
+    Index n = 0;
+    const auto [end, error] = std::from_chars(first, last, n);
+    if (error == std::errc() && end != first && end != last && *end == '.') indices.insert(n);
+  }
+  const Index found = static_cast<Index>(indices.size());
+  const bool contiguous = found == 0 || (*indices.begin() == 0 && *indices.rbegin() == found - 1);
+  if (!contiguous)
+    throw_invalid("checkpoint '" + tensors.folder().string() + "'",
+                  "layers " + stem + "0 to " + stem + std::to_string(found - 1) + " without gaps",
+                  std::to_string(found) + " layer indices up to " +
+                      std::to_string(*indices.rbegin()));
+  if (found != c.num_hidden_layers)
+    throw_invalid("config.json num_hidden_layers",
+                  std::to_string(found) + " (the checkpoint '" + tensors.folder().string() +
+                      "' holds " + std::to_string(found) + " layers named " + stem + "N)",
+                  std::to_string(c.num_hidden_layers));
+}
+
 BertEmbeddings read_embeddings(const BertTensorReader& r, const BertConfig& c) {
   const Index e = c.hidden_size;
   // Braced initialisers evaluate left to right: errors come in checkpoint order.
@@ -133,7 +165,9 @@ BertLayer read_layer(const BertTensorReader& r, Index n, const BertConfig& c) {
 BertModel BertModel::load(const std::filesystem::path& folder) {
   BertConfig config = load_bert_config(folder / "config.json");
   const CheckpointTensors tensors = CheckpointTensors::open(folder);
-  const BertTensorReader reader(tensors, detect_prefix(tensors));
+  const std::string prefix = detect_prefix(tensors);
+  check_layer_count(tensors, prefix, config);
+  const BertTensorReader reader(tensors, prefix);
   BertEmbeddings embeddings = read_embeddings(reader, config);
   std::vector<BertLayer> layers;
   layers.reserve(static_cast<std::size_t>(config.num_hidden_layers));

@@ -87,6 +87,13 @@ CheckpointTensors CheckpointTensors::open(const fs::path& folder) {
 
 bool CheckpointTensors::contains(std::string_view name) const { return shard_of_.contains(name); }
 
+std::vector<std::string> CheckpointTensors::names() const {
+  std::vector<std::string> out;
+  out.reserve(shard_of_.size());
+  for (const auto& entry : shard_of_) out.push_back(entry.first);
+  return out;
+}
+
 const TensorInfo& CheckpointTensors::info(std::string_view name) const {
   const auto it = shard_of_.find(name);
   if (it == shard_of_.end())

@@ -25,6 +25,7 @@ class CheckpointTensors {
 
   const std::filesystem::path& folder() const { return folder_; }
   bool contains(std::string_view name) const;
+  std::vector<std::string> names() const;  // every tensor name, sorted
   const TensorInfo& info(std::string_view name) const;  // throws for an absent name
   Tensor<float> read_f32(std::string_view name) const;  // F32, F16, BF16 or F64 as float
   // Where the tensor is stored, for messages: "model.safetensors".

@@ -4,6 +4,7 @@
 #include <random>
 #include <string>
 
+#include "core/uniform_fill.hpp"
 #include "mha/train/transformer.hpp"
 
 namespace mha::train {
@@ -14,15 +15,6 @@ void expect_at_least(Index value, Index least, const char* name) {
 }
 
 std::string layer_prefix(Index layer) { return "layers." + std::to_string(layer) + "."; }
-
-// Uniform in [−bound, bound) from the top 53 bits of a 64-bit Mersenne Twister (the same values
-// on every platform, unlike std::uniform_real_distribution).
-void fill_uniform(Tensor<>& t, double bound, std::mt19937_64& rng) {
-  for (float& x : t.values()) {
-    const double unit = static_cast<double>(rng() >> 11) * 0x1.0p-53;
-    x = static_cast<float>((2.0 * unit - 1.0) * bound);
-  }
-}
 
 // Upper bounds keep every size product (vocab·d, d·d_ff, 3·d·d) far from overflowing 64 bits
 // whatever a checkpoint's metadata says; they are far above anything this trainer can train.

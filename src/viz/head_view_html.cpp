@@ -147,10 +147,10 @@ void write_head_view_html(const HeadViewData& data, std::ostream& out) {
       << "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
          "script-src 'unsafe-inline'; style-src 'unsafe-inline'\">\n"
       << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-      << "<title>mha head view</title>\n<style>" << assets::head_view_style
-      << "</style>\n</head>\n<body>" << assets::head_view_body
+      << "<title>mha head view</title>\n<style>" << assets::head_view_style()
+      << "</style>\n</head>\n<body>" << assets::head_view_body()
       << "<script type=\"application/json\" id=\"head-view-data\">" << json << "</script>\n"
-      << "<script>" << assets::head_view_script << "</script>\n</body>\n</html>\n";
+      << "<script>" << assets::head_view_script() << "</script>\n</body>\n</html>\n";
   if (!out) throw Error("head view: writing the page failed");
 }
 

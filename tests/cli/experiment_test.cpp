@@ -128,7 +128,7 @@ TEST(CliExperiment, EachRunIsTheMhaTrainRunWithTheSameFlags) {
   const train::Transformer transformer(c.config, c.parameters);
   const Context ctx{
       // both commands' default --kernel, and --threads 1
-      .kernel = kernel_available(KernelKind::cpu) ? KernelKind::cpu : KernelKind::reference,
+      .kernel = KernelKind::cpu,
       .threads = 1};
   const train::Evaluation e = train::evaluate(
       transformer, train::make_eval_set(grammar, config.eval_examples, config.eval_seed), ctx);

@@ -79,7 +79,7 @@ TEST(CliTrain, ResumingAStoppedRunEqualsNeverStopping) {
   ASSERT_EQ(config.steps, 6);
   const Context ctx{
       // what `mha train --threads 1` uses with its default --kernel
-      .kernel = kernel_available(KernelKind::cpu) ? KernelKind::cpu : KernelKind::reference,
+      .kernel = KernelKind::cpu,
       .threads = 1};
   const train::AttachmentGrammar grammar;
   train::Trainer first_half(config, grammar, ctx);

@@ -1,5 +1,7 @@
 // One malformed image per SafetensorsError kind (and per rule inside a kind), built by hand, plus
 // the order of the checks (formats.md §1.4).
+#include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "io/safetensors_test_bytes.hpp"
@@ -244,26 +246,48 @@ TEST(SafetensorsErrors, EveryTruncationIsATypedError) {
   }
 }
 
+// Every one-byte corruption ends in a typed error or a file whose tensors all read. Beyond "no
+// other outcome": a changed data byte (after the header) is always accepted and read back as
+// written, and a changed length prefix or opening brace is always rejected.
 TEST(SafetensorsErrors, EverySingleByteCorruptionIsAcceptedOrATypedError) {
   SafetensorsWriter writer;
   const Tensor<float> w({2}, {1, 2});
   writer.add("w", w.view());
   writer.set_metadata("k", "v");
   const Bytes original = writer.bytes();
+  std::size_t header_end = 8;  // the little-endian u64 prefix gives the header's length
+  for (std::size_t i = 0; i < 8; ++i) header_end += std::size_t{original[i]} << (8 * i);
+  ASSERT_EQ(original.size(), header_end + 8);  // 2 F32 values follow the header
+  std::size_t accepted = 0, rejected = 0;
   for (std::size_t at = 0; at < original.size(); ++at)
     for (const int value : {0x00, 0x01, 0x22, 0x2C, 0x5B, 0x7B, 0x7D, 0x80, 0xFF}) {
+      if (original[at] == value) continue;
       Bytes corrupt = original;
       corrupt[at] = static_cast<std::uint8_t>(value);
+      SCOPED_TRACE("byte " + std::to_string(at) + " = " + std::to_string(value));
       try {
         const SafetensorsFile file = SafetensorsFile::from_bytes(corrupt);
         for (const std::string& name : file.names()) {
           (void)file.info(name);
           (void)file.read_f32(name);
         }
+        ++accepted;
+        EXPECT_GT(at, 8u) << "a changed length prefix was accepted";
+        EXPECT_NE(at, 8u) << "a header without its opening brace was accepted";
+        if (at >= header_end) {
+          const Tensor<float> read = file.read_f32("w");
+          Bytes data(8);
+          std::memcpy(data.data(), read.data(), 8);
+          EXPECT_TRUE(std::equal(data.begin(), data.end(), corrupt.begin() + static_cast<std::ptrdiff_t>(header_end)));
+        }
       } catch (const SafetensorsError&) {
-        // expected for most corruptions (a changed dtype letter fails read_f32 with WrongDType)
+        // expected for most header corruptions (a changed dtype letter fails read_f32 with WrongDType)
+        ++rejected;
+        EXPECT_LT(at, header_end) << "a changed data byte was rejected";
       }
     }
+  EXPECT_GT(accepted, 0u);
+  EXPECT_GT(rejected, accepted);
 }
 
 }  // namespace

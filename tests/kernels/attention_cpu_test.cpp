@@ -13,8 +13,6 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-TEST(AttentionCpu, IsAvailable) { EXPECT_TRUE(kernel_available(KernelKind::cpu)); }
-
 TEST(AttentionCpu, LengthsAroundTileAndVectorWidths) {
   for (Index lq : {1, 3, 5, 6, 7, 8, 9, 16, 17, 71, 72, 73, 145})
     for (Index lk : {1, 7, 15, 16, 17, 31, 33, 127, 128, 129, 257}) {

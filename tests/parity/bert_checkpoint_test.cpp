@@ -107,6 +107,38 @@ TEST(BertCheckpoint, ShapesAreCheckedAgainstTheConfig) {
                     "expected shape [48, 32] (from config.json)", "got [64, 32]"}));
 }
 
+// A config that claims more (or fewer) layers than the file holds is refused before anything is
+// sized by it; 10^8 layers used to end in std::bad_alloc.
+TEST(BertCheckpoint, LayerCountIsCheckedAgainstTheCheckpoint) {
+  ScratchDir dir;
+  auto config = nlohmann::json::parse(read_text(fixture_dir() / "config.json"));
+  for (const int layers : {100000000, 3, 1}) {
+    config["num_hidden_layers"] = layers;
+    write_checkpoint(dir.path(), fixture_tensors(), config.dump());
+    EXPECT_TRUE(throws_error([&] { BertModel::load(dir.path()); },
+                             {"config.json num_hidden_layers: expected 2 (the checkpoint",
+                              "holds 2 layers named bert.encoder.layer.N)",
+                              "got " + std::to_string(layers)}))
+        << layers;
+  }
+}
+
+TEST(BertCheckpoint, LayerIndicesWithAGapAreAnError) {
+  ScratchDir dir;
+  Tensors tensors;
+  for (const auto& [name, t] : fixture_tensors()) {
+    std::string renamed = name;
+    const std::string from = "bert.encoder.layer.1.";
+    if (renamed.rfind(from, 0) == 0) renamed.replace(0, from.size(), "bert.encoder.layer.5.");
+    tensors.emplace(renamed, t);
+  }
+  write_checkpoint(dir.path(), tensors);
+  EXPECT_TRUE(throws_error([&] { BertModel::load(dir.path()); },
+                           {"expected layers bert.encoder.layer.0 to bert.encoder.layer.1 "
+                            "without gaps",
+                            "got 2 layer indices up to 5"}));
+}
+
 TEST(BertCheckpoint, NonFloatTensorIsAnError) {
   ScratchDir dir;
   write_text(dir.path() / "config.json", read_text(fixture_dir() / "config.json"));

@@ -23,10 +23,6 @@ constexpr double kAtol = 1e-4;  // numerics.md, tier 3 (fp32)
 
 class BertParity : public ::testing::TestWithParam<KernelKind> {
  protected:
-  void SetUp() override {
-    if (!kernel_available(GetParam()))
-      GTEST_SKIP() << "kernel " << kernel_name(GetParam()) << " is not built";
-  }
   Context ctx() const { return {.kernel = GetParam()}; }
 };
 

@@ -79,8 +79,6 @@ struct AttentionArgs {
 std::string_view kernel_name(KernelKind kind);
 // Parses "ref" / "reference" / "cpu"; throws mha::Error naming `argument` otherwise.
 KernelKind parse_kernel(std::string_view text, std::string_view argument = "kernel");
-// Whether this build contains the kernel.
-bool kernel_available(KernelKind kind);
 
 // Validates the shapes (mha::Error naming the view on mismatch) and runs the chosen kernel.
 // This is the single dispatch point of mha: ctx.kernel picks the backend.

@@ -138,6 +138,7 @@ void attention_cpu(const AttentionArgs& args, const Context& ctx) {
   const AttentionPlan plan = make_plan(args, threads, *with_workspace(ctx, own).workspace);
   const Index items = plan.batch * plan.heads * plan.query_tiles;
 
+  const cpu::TileKernel attend_query_tile = cpu::select_tile_kernel();
 #pragma omp parallel num_threads(threads)
   {
     // One tile scratch per thread, reused across its work items.
@@ -156,7 +157,7 @@ void attention_cpu(const AttentionArgs& args, const Context& ctx) {
       const Index t = plan.query_tiles - 1 - item % plan.query_tiles;
       const Index h = item / plan.query_tiles % plan.heads;
       const Index b = item / plan.query_tiles / plan.heads;
-      cpu::attend_query_tile(plan, b, h, t, scratch);
+      attend_query_tile(plan, b, h, t, scratch);
     }
   }
 }

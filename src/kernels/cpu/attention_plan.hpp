@@ -84,9 +84,13 @@ struct TileScratch {
   float* bias = nullptr;    // kQueryTile × kKeyTile mask terms
 };
 
-// SIMD entry points, compiled for every target and picked at run time (attention_tiles.cpp).
-// Computes out (and lse, and weights when asked) for query rows [t·kQueryTile, …) of (b, h).
-void attend_query_tile(const AttentionPlan& plan, Index b, Index h, Index t, TileScratch& scratch);
+// SIMD entry points, compiled for every target (attention_tiles.cpp).
+// A tile kernel computes out (and lse, and weights when asked) for query rows
+// [t·kQueryTile, …) of (b, h). select_tile_kernel() picks the best target this CPU runs (or the
+// one a test forced) and is called once per attention call, outside the parallel loop.
+using TileKernel = void (*)(const AttentionPlan& plan, Index b, Index h, Index t,
+                            TileScratch& scratch);
+TileKernel select_tile_kernel();
 const char* simd_target_name();
 // The Highway targets attention_tiles.cpp is compiled for (a mask of HWY_* bits).
 std::int64_t compiled_simd_targets();

@@ -15,7 +15,7 @@
 // m_i is one rounded score while lse_i rounds at |m_i|'s ulp: with logits near 1e4 that alone is
 // a 1e-5 error.)
 //
-// Compiled once per SIMD target by Highway's foreach_target; attend_query_tile() at the bottom
+// Compiled once per SIMD target by Highway's foreach_target; select_tile_kernel() at the bottom
 // is the one place that picks the target at run time.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/attention_tiles.cpp"
@@ -366,18 +366,19 @@ void AttendQueryTile(const AttentionPlan& p, Index b, Index h, Index tile, TileS
 
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
 
+// This target's tile kernel, handed out through one dynamic dispatch per attention call.
+TileKernel SelectTileKernel() { return &AttendQueryTile; }
+
 }  // namespace mha::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace mha::cpu {
 
-HWY_EXPORT(AttendQueryTile);
+HWY_EXPORT(SelectTileKernel);
 HWY_EXPORT(TargetName);
 
-void attend_query_tile(const AttentionPlan& plan, Index b, Index h, Index t, TileScratch& scratch) {
-  HWY_DYNAMIC_DISPATCH(AttendQueryTile)(plan, b, h, t, scratch);
-}
+TileKernel select_tile_kernel() { return HWY_DYNAMIC_DISPATCH(SelectTileKernel)(); }
 
 const char* simd_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 
