@@ -12,10 +12,9 @@
 #include <random>
 #include <string>
 
-#include "kernels/cpu/attention_cpu.hpp"
-#include "kernels/cpu/peak_fma.hpp"
 #include "mha/core/workspace.hpp"
 #include "mha/kernels/attention.hpp"
+#include "mha/kernels/cpu_info.hpp"
 #include "mha/layers/mha_flops.hpp"
 #include "mha/layers/multi_head_attention.hpp"
 

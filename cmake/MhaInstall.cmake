@@ -1,8 +1,9 @@
 # Installs the library, the public headers, the mha binary and a CMake package so that a user's
-# project can do find_package(mha) and link mha::mha.
+# project can do find_package(mha) and link mha::mha (all the layer libraries, mha::mha_core …).
 include(CMakePackageConfigHelpers)
 
-install(TARGETS mha EXPORT mhaTargets
+get_property(mha_components GLOBAL PROPERTY MHA_COMPONENTS)
+install(TARGETS mha ${mha_components} EXPORT mhaTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

@@ -1,6 +1,6 @@
 // mha attend — one nn.MultiheadAttention layer from files: a state_dict and inputs in, outputs out.
 //
-//   weights file: a PyTorch state_dict (see include/mha/io/mha_state_dict.hpp)
+//   weights file: a PyTorch state_dict (see include/mha/layers/mha_state_dict.hpp)
 //   inputs file:  query (required), key and value (default: query), key_padding_mask and
 //                 attn_mask (optional; BOOL = True blocked, F32 = added to the scores)
 //   output file:  output, and with --need-weights: weights (head-averaged, or per head)
@@ -13,7 +13,7 @@
 
 #include "cli_options.hpp"
 #include "commands.hpp"
-#include "mha/io/mha_state_dict.hpp"
+#include "mha/layers/mha_state_dict.hpp"
 #include "mha/io/safetensors.hpp"
 #include "mha/layers/multi_head_attention.hpp"
 

@@ -16,10 +16,9 @@
 
 #include "cli_options.hpp"
 #include "commands.hpp"
-#include "kernels/cpu/attention_cpu.hpp"
-#include "kernels/cpu/peak_fma.hpp"
 #include "mha/core/error.hpp"
 #include "mha/core/workspace.hpp"
+#include "mha/kernels/cpu_info.hpp"
 #include "mha/layers/mha_flops.hpp"
 #include "mha/layers/multi_head_attention.hpp"
 

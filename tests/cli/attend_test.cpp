@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <string>
 
-#include "mha/io/mha_state_dict.hpp"
+#include "mha/layers/mha_state_dict.hpp"
 #include "mha/io/safetensors.hpp"
 #include "mha/layers/multi_head_attention.hpp"
 #include "run_cli.hpp"

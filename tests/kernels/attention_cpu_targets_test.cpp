@@ -11,6 +11,7 @@
 
 #include "kernels/attention_cpu_problem.hpp"
 #include "kernels/cpu/attention_cpu.hpp"
+#include "mha/kernels/cpu_info.hpp"
 #include "kernels/cpu/attention_plan.hpp"
 
 namespace mha::testing {

@@ -16,6 +16,7 @@
 
 #include "hwy/aligned_allocator.h"
 #include "kernels/cpu/attention_plan.hpp"
+#include "mha/kernels/cpu_info.hpp"
 #include "mha/core/workspace.hpp"
 
 namespace mha {

@@ -40,7 +40,7 @@ HWY_AFTER_NAMESPACE();
 #include <algorithm>
 #include <chrono>
 
-#include "kernels/cpu/peak_fma.hpp"
+#include "mha/kernels/cpu_info.hpp"
 
 namespace mha {
 namespace cpu {

@@ -1,5 +1,5 @@
 // load_mha_state_dict / add_mha_state_dict in-process: what the tensors imply, and the errors.
-#include "mha/io/mha_state_dict.hpp"
+#include "mha/layers/mha_state_dict.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,9 +1,9 @@
-// nn.MultiheadAttention state_dict ↔ MultiHeadAttention (see include/mha/io/mha_state_dict.hpp).
+// nn.MultiheadAttention state_dict ↔ MultiHeadAttention (see include/mha/layers/mha_state_dict.hpp).
 //
 // The loader only decides what the tensors imply (E, kdim, vdim, bias, add_bias_kv) and reads
 // them; MultiHeadAttention's constructor then checks every shape against that config, so a shape
 // error names the tensor and the shape it should have.
-#include "mha/io/mha_state_dict.hpp"
+#include "mha/layers/mha_state_dict.hpp"
 
 #include <string>
 #include <utility>
