@@ -58,9 +58,6 @@ TensorView<const float> head_table(const Tensor<>& weights, Index head);
 // {"weights": rows, "argmax": [{query, key, weight}]} of one [L, S] table.
 nlohmann::json table_json(TensorView<const float> weights);
 
-// Writes `json` (pretty) to `path`; throws mha::Error naming `argument` when it cannot.
-void write_json_file(const nlohmann::json& json, const std::string& path, const std::string& argument);
-
 // Heat maps of [L, L] tables, rows annotated with their strongest key.
 class DemoPrinter {
  public:

@@ -47,7 +47,7 @@ Context2 run_sentence(const DemoModel& m, const char* text, const Context& ctx) 
   c.ids = m.vocabulary.encode(text, "--contextual");
   c.bank = static_cast<Index>(c.ids.size()) - 1;
   const TensorView<const std::int64_t> ids(c.ids.data(), {1, static_cast<Index>(c.ids.size())});
-  c.out = m.model.forward({.ids = ids, .padding = {}, .targets = {}}, /*need_attention=*/true, ctx);
+  c.out = m.model.forward({.ids = ids, .padding = {}, .targets = {}}, {.attention = true}, ctx);
   return c;
 }
 

@@ -2,7 +2,6 @@
 #include <fmt/core.h>
 
 #include <cmath>
-#include <fstream>
 #include <map>
 
 #include "demo.hpp"
@@ -75,13 +74,6 @@ nlohmann::json table_json(TensorView<const float> weights) {
   for (const viz::AttentionLink& link : viz::strongest_links(weights))
     links.push_back({{"query", link.query}, {"key", link.key}, {"weight", link.weight}});
   return {{"weights", rows}, {"argmax", links}};
-}
-
-void write_json_file(const nlohmann::json& json, const std::string& path, const std::string& argument) {
-  std::ofstream out(path);
-  if (!out) throw_invalid(argument, "a file that can be written", "'" + path + "'");
-  out << json.dump(2) << '\n';
-  if (!out.flush()) throw_invalid(argument, "a file that can be written", "'" + path + "'");
 }
 
 DemoPrinter::DemoPrinter(const std::vector<std::string>& tokens, viz::ColorMode color)

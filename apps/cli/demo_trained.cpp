@@ -68,10 +68,13 @@ struct Run {
   train::EncoderOutput out;  // attention per layer: [1, H, L, L]
 };
 
-Run run_model(const DemoModel& m, const Sentence& s, const Context& ctx) {
+// The model's attention tables on the sentence, with each layer's queries and keys for the head
+// view when query_key is set.
+Run run_model(const DemoModel& m, const Sentence& s, bool query_key, const Context& ctx) {
   const auto len = static_cast<Index>(s.ids.size());
   const TensorView<const std::int64_t> ids(s.ids.data(), {1, len});
-  return {&m, m.model.forward({.ids = ids, .padding = {}, .targets = {}}, true, ctx)};
+  return {&m, m.model.forward({.ids = ids, .padding = {}, .targets = {}},
+                              {.attention = true, .query_key = query_key}, ctx)};
 }
 
 // [H, L, L] of layer l (0-based) of a batch-of-one run.
@@ -121,18 +124,14 @@ void print_focus_rows(const std::vector<Run>& runs, const Sentence& s, Index foc
   }
 }
 
-void write_html(const std::string& path, const Run& r, const Sentence& s, const Context& ctx) {
+void write_html(const std::string& path, const Run& r, const Sentence& s) {
   const train::Transformer& model = r.model->model;
   viz::HeadViewData view;
   view.title = "mha demo — " + r.model->name + ": " + r.model->vocabulary.decode(s.ids);
   view.tokens = s.tokens;
-  const auto len = static_cast<Index>(s.ids.size());
-  for (Index l = 0; l < model.config().num_layers; ++l) {
+  for (Index l = 0; l < model.config().num_layers; ++l)
     view.attention.push_back(Tensor<>::copy_of(layer_tables(r, l)));
-    const Tensor<> x = model.attention_input(r.out, l);
-    view.query_key.push_back(
-        viz::project_query_key(model.attention_layer(l), x.view_as({len, model.config().d_model}), ctx));
-  }
+  view.query_key = viz::query_key_per_layer(r.out.queries, r.out.keys);
   std::ostringstream html;
   viz::write_head_view_html(view, html);
   write_text_atomically(path, html.str(), "--html");
@@ -176,7 +175,8 @@ void run_trained_demo(const DemoArgs& args) {
   const Sentence s = read_sentence(args, models.front());
   const Index focus = focus_position(args, s);
   std::vector<Run> runs;
-  for (const DemoModel& m : models) runs.push_back(run_model(m, s, ctx));
+  for (const DemoModel& m : models)  // the head view shows the first model
+    runs.push_back(run_model(m, s, runs.empty() && !args.html.empty(), ctx));
   const train::TransformerConfig& main = models.front().model.config();
   const Index layer = args.layer == 0 ? main.num_layers : args.layer;
   if (layer > main.num_layers)
@@ -233,7 +233,7 @@ void run_trained_demo(const DemoArgs& args) {
   print_cost(runs.size() > 1 ? "(d)" : "(c)", static_cast<Index>(s.tokens.size()), main.d_model,
              main.num_heads);
   if (!args.html.empty()) {
-    write_html(args.html, runs.front(), s, ctx);
+    write_html(args.html, runs.front(), s);
     fmt::print("\nhead view written to {}\n", args.html);
   }
   if (!args.trace.empty()) {

@@ -9,12 +9,12 @@
 
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "atomic_text_file.hpp"
 #include "cli_options.hpp"
 #include "demo.hpp"
 #include "mha/layers/multi_head_attention.hpp"
@@ -69,10 +69,7 @@ void write_trace(const DemoArgs& args, const std::vector<std::string>& tokens, K
       {"softmax_entries",
        {{"single_head", one.softmax_entries}, {"multi_head", many.softmax_entries}}},
   };
-  std::ofstream out(args.trace);
-  if (!out) throw_invalid("--trace", "a file that can be written", "'" + args.trace + "'");
-  out << trace.dump(2) << '\n';
-  if (!out.flush()) throw_invalid("--trace", "a file that can be written", "'" + args.trace + "'");
+  write_text_atomically(args.trace, trace.dump(2) + "\n", "--trace");
 }
 
 }  // namespace

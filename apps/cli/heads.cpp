@@ -14,7 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +22,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "atomic_text_file.hpp"
 #include "cli_options.hpp"
 #include "commands.hpp"
 #include "demo_models.hpp"
@@ -77,14 +78,13 @@ EncodedSentence encode_bert(const HeadsArgs& args, bool need_query_key, const Co
   EncodedSentence out{.model = {c.num_hidden_layers, c.num_attention_heads, c.hidden_size, c.head_dim(),
                                 c.max_position_embeddings},
                       .tokens = encoding.tokens, .ids = encoding.ids, .attention = {}, .query_key = {}};
-  const BertOutput output = model.forward({.input_ids = ids.view(), .token_type_ids = types.view()}, {}, ctx);
+  const BertOutput output = model.forward({.input_ids = ids.view(), .token_type_ids = types.view()},
+                                          {.output_hidden_states = false, .output_attentions = true,
+                                           .output_query_key = need_query_key},
+                                          ctx);
   for (const Tensor<>& weights : output.attentions)
     out.attention.push_back(Tensor<>::copy_of(weights.view_as({c.num_attention_heads, length, length})));
-  // Layer n's input is hidden_states[n]: the embeddings' output for n = 0, else layer n's output.
-  if (need_query_key)
-    for (std::size_t n = 0; n < model.layers().size(); ++n)
-      out.query_key.push_back(viz::project_query_key(
-          model.layers()[n].attention, output.hidden_states[n].view_as({length, c.hidden_size}), ctx));
+  out.query_key = viz::query_key_per_layer(output.queries, output.keys);
   return out;
 }
 
@@ -102,15 +102,12 @@ EncodedSentence encode_trained(const HeadsArgs& args, bool need_query_key, const
   check_length(length, c.max_length, " (the model's max_length)");
   for (const std::int64_t id : out.ids) out.tokens.push_back(m.vocabulary.word(id));
   const TensorView<const std::int64_t> ids(out.ids.data(), {1, length});
-  const train::EncoderOutput output = m.model.forward({.ids = ids, .padding = {}, .targets = {}}, true, ctx);
-  for (Index l = 0; l < c.num_layers; ++l) {
+  const train::EncoderOutput output = m.model.forward(
+      {.ids = ids, .padding = {}, .targets = {}}, {.attention = true, .query_key = need_query_key}, ctx);
+  for (Index l = 0; l < c.num_layers; ++l)
     out.attention.push_back(
         Tensor<>::copy_of(output.attention[static_cast<std::size_t>(l)].view_as({c.num_heads, length, length})));
-    if (need_query_key) {
-      const Tensor<> x = m.model.attention_input(output, l);
-      out.query_key.push_back(viz::project_query_key(m.model.attention_layer(l), x.view_as({length, c.d_model}), ctx));
-    }
-  }
+  out.query_key = viz::query_key_per_layer(output.queries, output.keys);
   return out;
 }
 
@@ -189,19 +186,14 @@ nlohmann::json attention_json(const std::vector<Tensor<>>& layers) {
   return all;
 }
 
-std::ofstream open_output(const std::string& path, const std::string& option) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw_invalid(option, "a file that can be written", "'" + path + "'");
-  return out;
-}
-
 void write_html(const HeadsArgs& args, const EncodedSentence& s) {
   const viz::HeadViewData view{.title = fmt::format("“{}” — {}", args.text, fs::path(args.model).filename().string()),
                                .tokens = s.tokens,
                                .attention = s.attention,
                                .query_key = s.query_key};
-  std::ofstream out = open_output(args.html, "--html");
-  viz::write_head_view_html(view, out);
+  std::ostringstream page;
+  viz::write_head_view_html(view, page);
+  write_text_atomically(args.html, page.str(), "--html");
 }
 
 void run_heads(const HeadsArgs& args) {
@@ -214,6 +206,9 @@ void run_heads(const HeadsArgs& args) {
     throw_invalid("--model", "a BERT folder (config.json, vocab.txt, model.safetensors), a checkpoint "
                              "file of mha train, or demo / demo-1-head",
                   "'" + args.model + "' (no such folder or file)");
+  // Output files are checked before the model runs and written whole or not at all.
+  if (!args.json.empty()) check_output_directory(args.json, "--json");
+  if (!args.html.empty()) check_output_directory(args.html, "--html");
   const Context ctx{.kernel = resolve_kernel(args.kernel)};
   const viz::ColorMode color = resolve_color(args.color);
   const EncodedSentence s = bert ? encode_bert(args, !args.html.empty(), ctx)
@@ -263,7 +258,7 @@ void run_heads(const HeadsArgs& args) {
         {"attention", attention_json(s.attention)},
         {"analysis", analysis},
     };
-    open_output(args.json, "--json") << j.dump() << '\n';
+    write_text_atomically(args.json, j.dump() + "\n", "--json");
     fmt::print("wrote {}\n", args.json);
   }
   if (!args.html.empty()) {

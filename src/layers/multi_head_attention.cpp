@@ -44,6 +44,14 @@ Tensor<> average_heads(const Tensor<>& per_head) {
   return avg;
 }
 
+// A strided [B, H, N, D] heads view as a contiguous tensor; [H, N, D] for unbatched input.
+Tensor<> copy_heads(TensorView<const float> heads, bool unbatched) {
+  if (!unbatched) return Tensor<>::copy_of(heads);
+  return Tensor<>::copy_of(TensorView<const float>(heads.data(),
+                                                   {heads.dim(1), heads.dim(2), heads.dim(3)},
+                                                   {heads.stride(1), heads.stride(2), heads.stride(3)}));
+}
+
 bool same_view(TensorView<const float> a, TensorView<const float> b) {
   return a.data() == b.data() && a.shape() == b.shape() && a.strides() == b.strides();
 }
@@ -143,6 +151,11 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
   }
   Tensor<> per_head = options.need_weights ? Tensor<>({batch, heads, len, kv_len}) : Tensor<>();
   const TensorView<float> q_and_out = mha_views::heads<float>(q_rows, batch, heads, len, d, q_pitch);
+  MhaOutput result;
+  if (options.need_query_key) {  // before the kernel writes the heads over the queries
+    result.queries = copy_heads(q_and_out, unbatched);
+    result.keys = copy_heads(k_heads, unbatched);
+  }
   attention({.q = q_and_out,
              .k = k_heads,
              .v = v_heads,
@@ -153,7 +166,6 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
             ctx);
 
   // 3. Output projection, written in the caller's layout.
-  MhaOutput result;
   result.output = unbatched ? Tensor<>({len, e})
                   : c.batch_first  ? Tensor<>({batch, len, e})
                                    : Tensor<>({len, batch, e});

@@ -102,6 +102,7 @@ BertOutput BertModel::forward(const BertInput& input, const BertForwardOptions& 
   MhaOptions attention_options;
   attention_options.need_weights = options.output_attentions;
   attention_options.average_attn_weights = false;  // per head: [B, H, L, L]
+  attention_options.need_query_key = options.output_query_key;
   BoolTensor padding;
   if (input.attention_mask.defined()) {
     padding = padding_flags(input.attention_mask);
@@ -122,6 +123,10 @@ BertOutput BertModel::forward(const BertInput& input, const BertForwardOptions& 
     const Tensor<> ffn = layer.feed_forward.forward(u.view(), layer_ctx);
     hidden = layer.output_norm.forward(ffn.view(), u.view());
     if (options.output_attentions) out.attentions.push_back(std::move(attended.weights));
+    if (options.output_query_key) {
+      out.queries.push_back(std::move(attended.queries));
+      out.keys.push_back(std::move(attended.keys));
+    }
   }
   if (options.output_hidden_states) out.hidden_states.push_back(hidden);
   out.last_hidden_state = std::move(hidden);

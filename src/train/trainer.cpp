@@ -108,7 +108,7 @@ Evaluation evaluate(const Transformer& model, std::span<const EvalExample> examp
   Evaluation e;
   if (examples.empty()) return e;
   const BatchTensors t = tensors_of(eval_batch(examples));
-  const EncoderOutput out = model.forward(t.batch(), false, ctx);
+  const EncoderOutput out = model.forward(t.batch(), {}, ctx);
   const Index vocab = model.config().vocab_size, length = t.ids.dim(1);
   double loss = 0, mass = 0, two_loss = 0, two_mass = 0;
   Index correct = 0, valid = 0, two_correct = 0, two_valid = 0;

@@ -123,9 +123,10 @@ class Pass {
     return x;
   }
 
-  // One block; fills `tape` (training) or `weights` (inference with attention) when given.
+  // One block; fills `tape` (training) or, in inference, `seen` with what options asked for
+  // (weights, queries and keys).
   Tensor<> block(const Tensor<>& x, Index l, const MhaOptions& options, BlockTape* tape,
-                 Tensor<>* weights, const AttentionDropout& dropout) const {
+                 MhaOutput& seen, const AttentionDropout& dropout) const {
     const MultiHeadAttention mha = attention(l);
     const bool pre = c_.norm == NormPlacement::pre;
     const Tensor<> attn_in = pre ? norm(x, l, "norm1") : x;
@@ -135,12 +136,8 @@ class Pass {
                                         dropout, ctx_);
       a = tape->attn.output;
     } else {
-      MhaOptions o = options;
-      o.need_weights = weights != nullptr;
-      o.average_attn_weights = false;
-      MhaOutput out = mha.forward(attn_in.view(), attn_in.view(), attn_in.view(), o, ctx_);
-      a = std::move(out.output);
-      if (weights) *weights = std::move(out.weights);
+      seen = mha.forward(attn_in.view(), attn_in.view(), attn_in.view(), options, ctx_);
+      a = std::move(seen.output);
     }
     Tensor<> ln1_in = pre ? x : add(x, a);
     Tensor<> h = pre ? add(x, a) : norm(ln1_in, l, "norm1");
@@ -198,8 +195,8 @@ class Pass {
     return d_x;
   }
 
-  // The whole forward; tape for training, weights per layer for inference.
-  EncoderOutput forward(const Batch& batch, ForwardTape* tape, bool need_attention,
+  // The whole forward; tape for training, what `request` asks for in inference.
+  EncoderOutput forward(const Batch& batch, ForwardTape* tape, const ForwardRequest& request,
                         const AttentionDropout& dropout) const {
     if (batch.ids.rank() != 2)
       throw_invalid("ids", "a rank-2 tensor [B, L]", shape_str(batch.ids.shape()));
@@ -207,6 +204,9 @@ class Pass {
       throw_invalid("ids", "at most max_length " + std::to_string(c_.max_length) + " positions",
                     std::to_string(batch.ids.dim(1)));
     MhaOptions options;
+    options.need_weights = request.attention;
+    options.average_attn_weights = false;
+    options.need_query_key = request.query_key;
     if (batch.padding.defined()) {
       if (batch.padding.shape() != batch.ids.shape())
         throw_invalid("padding", "shape " + shape_str(batch.ids.shape()) + " (like ids)",
@@ -217,13 +217,17 @@ class Pass {
     out.hidden_states.push_back(embed(batch.ids));
     if (tape) tape->blocks.resize(static_cast<std::size_t>(c_.num_layers));
     for (Index l = 0; l < c_.num_layers; ++l) {
-      Tensor<> weights;
+      MhaOutput seen;
       AttentionDropout layer_dropout = dropout;
       layer_dropout.seed = dropout.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(l);
       out.hidden_states.push_back(block(out.hidden_states.back(), l, options,
                                         tape ? &tape->blocks[static_cast<std::size_t>(l)] : nullptr,
-                                        need_attention ? &weights : nullptr, layer_dropout));
-      if (need_attention) out.attention.push_back(std::move(weights));
+                                        seen, layer_dropout));
+      if (request.attention) out.attention.push_back(std::move(seen.weights));
+      if (request.query_key) {
+        out.queries.push_back(std::move(seen.queries));
+        out.keys.push_back(std::move(seen.keys));
+      }
     }
     out.output = c_.norm == NormPlacement::pre
                      ? layer_norm_forward(out.hidden_states.back(), param("final_norm.weight"),
@@ -250,22 +254,9 @@ Transformer::Transformer(TransformerConfig config, Parameters params)
   check_parameters(config_, params_);
 }
 
-EncoderOutput Transformer::forward(const Batch& batch, bool need_attention, const Context& ctx) const {
-  return Pass(config_, params_, ctx).forward(batch, nullptr, need_attention, {});
-}
-
-MultiHeadAttention Transformer::attention_layer(Index layer) const {
-  if (layer < 0 || layer >= config_.num_layers)
-    throw_invalid("layer", "in [0, " + std::to_string(config_.num_layers) + ")", std::to_string(layer));
-  return Pass(config_, params_, {}).attention(layer);
-}
-
-Tensor<> Transformer::attention_input(const EncoderOutput& out, Index layer) const {
-  if (layer < 0 || layer >= static_cast<Index>(out.hidden_states.size()) - 1)
-    throw_invalid("layer", "in [0, " + std::to_string(out.hidden_states.size() - 1) + ")",
-                  std::to_string(layer));
-  const Tensor<>& x = out.hidden_states[static_cast<std::size_t>(layer)];
-  return config_.norm == NormPlacement::pre ? Pass(config_, params_, {}).norm(x, layer, "norm1") : x;
+EncoderOutput Transformer::forward(const Batch& batch, const ForwardRequest& request,
+                                   const Context& ctx) const {
+  return Pass(config_, params_, ctx).forward(batch, nullptr, request, {});
 }
 
 Transformer::LossAndGradients Transformer::loss_and_gradients(const Batch& batch,
@@ -276,7 +267,7 @@ Transformer::LossAndGradients Transformer::loss_and_gradients(const Batch& batch
                   shape_str(batch.targets.shape()));
   const Pass pass(config_, params_, ctx);
   ForwardTape tape;
-  const EncoderOutput out = pass.forward(batch, &tape, false, dropout);
+  const EncoderOutput out = pass.forward(batch, &tape, {}, dropout);
   const Tensor<std::int64_t> targets = Tensor<std::int64_t>::copy_of(batch.targets);
   const Index rows = rows_of(out.logits);
   const CrossEntropy ce = cross_entropy(Tensor<>::copy_of(out.logits.view_as({rows, config_.vocab_size})),

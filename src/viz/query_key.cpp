@@ -2,71 +2,55 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "mha/core/error.hpp"
-#include "mha/kernels/linear.hpp"
 
 namespace mha::viz {
-namespace {
 
-// y = x·Wᵀ + b for x [L, In], W [Out, In], b [Out] or absent → [L, Out].
-Tensor<> project(TensorView<const float> x, TensorView<const float> weight,
-                 TensorView<const float> bias, const Context& ctx) {
-  const Index length = x.dim(0), out_features = weight.dim(0);
-  Tensor<> y({1, length, out_features});
-  linear({.x = {x.data(), {1, length, x.dim(1)}, {0, x.stride(0), x.stride(1)}},
-          .weight = weight,
-          .bias = bias,
-          .y = y.view()},
-         ctx);
-  return y;
-}
-
-// [L, heads_in·D] → [H, L, D], head h taking column block h / (H / heads_in) (GQA sharing).
-Tensor<> split_heads(const Tensor<>& y, Index heads, Index heads_in, Index head_dim) {
-  const Index length = y.dim(1), group = heads / heads_in;
-  const Index width = y.dim(2);
-  Tensor<> out({heads, length, head_dim});
-  float* out_hid = out.data();
+QueryKey query_key_of(TensorView<const float> queries, TensorView<const float> keys) {
+  if (queries.rank() != 3)
+    throw_invalid("queries", "shape [H, L, D]", shape_str(queries.shape()));
+  if (keys.rank() != 3 || keys.dim(2) != queries.dim(2))
+    throw_invalid("keys", "shape [Hkv, S, " + std::to_string(queries.dim(2)) + "] (D of queries)",
+                  shape_str(keys.shape()));
+  const Index heads = queries.dim(0), kv_heads = keys.dim(0), length = keys.dim(1),
+              d = queries.dim(2);
+  if (kv_heads < 1 || heads % kv_heads != 0)
+    throw_invalid("keys", "a number of heads dividing the queries' " + std::to_string(heads),
+                  std::to_string(kv_heads));
+  QueryKey qk{.queries = Tensor<>::copy_of(queries),
+              .keys = Tensor<>({heads, length, d}),
+              .scale = 1.0 / std::sqrt(static_cast<double>(d))};
+  const Index group = heads / kv_heads;
   for (Index h = 0; h < heads; ++h)
-    for (Index i = 0; i < length; ++i) {
-      const float* y_id = y.data() + i * width + (h / group) * head_dim;
-      out_hid = std::copy_n(y_id, head_dim, out_hid);
-    }
-  return out;
+    for (Index j = 0; j < length; ++j)
+      for (Index c = 0; c < d; ++c) qk.keys(h, j, c) = keys(h / group, j, c);
+  return qk;
 }
 
-}  // namespace
-
-QueryKey project_query_key(const MultiHeadAttention& layer, TensorView<const float> x,
-                           const Context& ctx) {
-  const MhaConfig& c = layer.config();
-  const MhaWeights& w = layer.weights();
-  const Index e = c.embed_dim, d = layer.head_dim(), kv_width = c.num_kv_heads * d;
-  if (x.rank() != 2 || x.dim(1) != e)
-    throw_invalid("x", "shape [L, " + std::to_string(e) + "]", shape_str(x.shape()));
-  if (c.kdim != e || c.add_bias_kv || c.add_zero_attn)
-    throw_invalid("layer",
-                  "keys that are projections of the input (kdim = embed_dim, no add_bias_kv, "
-                  "no add_zero_attn)",
-                  "kdim " + std::to_string(c.kdim) + (c.add_bias_kv ? ", add_bias_kv" : "") +
-                      (c.add_zero_attn ? ", add_zero_attn" : ""));
-  // nn.MultiheadAttention packs the rows as Q (E), K (Hkv·D), V; separate weights are the same
-  // blocks stored apart. The bias is packed the same way in both cases.
-  const bool packed = w.in_proj_weight.defined();
-  const TensorView<const float> w_q =
-      packed ? TensorView<const float>{w.in_proj_weight.data(), {e, e}} : w.q_proj_weight.view();
-  const TensorView<const float> w_k =
-      packed ? TensorView<const float>{w.in_proj_weight.data() + e * e, {kv_width, e}}
-             : w.k_proj_weight.view();
-  TensorView<const float> b_q, b_k;
-  if (w.in_proj_bias.defined()) {
-    b_q = {w.in_proj_bias.data(), {e}};
-    b_k = {w.in_proj_bias.data() + e, {kv_width}};
+std::vector<QueryKey> query_key_per_layer(const std::vector<Tensor<>>& queries,
+                                          const std::vector<Tensor<>>& keys, Index batch_index) {
+  if (keys.size() != queries.size())
+    throw_invalid("keys", std::to_string(queries.size()) + " layers (like queries)",
+                  std::to_string(keys.size()));
+  std::vector<QueryKey> out;
+  for (std::size_t n = 0; n < queries.size(); ++n) {
+    const Tensor<>& q = queries[n];
+    const Tensor<>& k = keys[n];
+    const std::string layer = "[" + std::to_string(n) + "]";
+    if (q.rank() != 4) throw_invalid("queries" + layer, "shape [B, H, L, D]", shape_str(q.shape()));
+    if (k.rank() != 4) throw_invalid("keys" + layer, "shape [B, Hkv, S, D]", shape_str(k.shape()));
+    if (batch_index < 0 || batch_index >= q.dim(0) || batch_index >= k.dim(0))
+      throw_invalid("batch_index", "in [0, " + std::to_string(std::min(q.dim(0), k.dim(0))) + ")",
+                    std::to_string(batch_index));
+    const auto sequence = [batch_index](const Tensor<>& t) {
+      const Index stride = t.dim(1) * t.dim(2) * t.dim(3);
+      return TensorView<const float>(t.data() + batch_index * stride, {t.dim(1), t.dim(2), t.dim(3)});
+    };
+    out.push_back(query_key_of(sequence(q), sequence(k)));
   }
-  return {.queries = split_heads(project(x, w_q, b_q, ctx), c.num_heads, c.num_heads, d),
-          .keys = split_heads(project(x, w_k, b_k, ctx), c.num_heads, c.num_kv_heads, d),
-          .scale = 1.0 / std::sqrt(static_cast<double>(d))};
+  return out;
 }
 
 Tensor<> attention_scores(const QueryKey& qk) {

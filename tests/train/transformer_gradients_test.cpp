@@ -104,7 +104,7 @@ TEST(Transformer, ForwardReturnsEveryLayersHeadsAndRowsSumToOne) {
   const TransformerConfig config = small_config(NormPlacement::pre);
   const Problem problem = make_problem(config.vocab_size);
   const Transformer model(config, init_parameters(config, 3));
-  const EncoderOutput out = model.forward(problem.batch(), true);
+  const EncoderOutput out = model.forward(problem.batch(), {.attention = true});
   ASSERT_EQ(out.attention.size(), 2u);
   ASSERT_EQ(out.hidden_states.size(), 3u);
   EXPECT_EQ(out.attention[0].shape(), (Shape{2, 2, 5, 5}));

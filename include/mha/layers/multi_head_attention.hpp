@@ -58,12 +58,19 @@ struct MhaOptions {
   // PyTorch defaults to need_weights=True; mha computes weights only when asked.
   bool need_weights = false;
   bool average_attn_weights = true;
+  // Hand back the projected queries and keys (MhaOutput::queries / keys), e.g. for a viewer
+  // that shows how a weight comes about from q·k. They are copied out before the kernel writes
+  // its output over the queries, so they cost one copy only when asked for.
+  bool need_query_key = false;
   std::optional<double> scale{};  // default 1/sqrt(head_dim)
 };
 
 struct MhaOutput {
   Tensor<> output;
   Tensor<> weights;  // defined only with need_weights
+  // With need_query_key, the heads as the kernel read them (biases added; unbatched: no B):
+  Tensor<> queries;  // [B, H, L, D]
+  Tensor<> keys;     // [B, Hkv, S', D]; S' = S + add_bias_kv + add_zero_attn
 };
 
 class MultiHeadAttention {

@@ -59,12 +59,16 @@ struct BertInput {
 struct BertForwardOptions {
   bool output_hidden_states = true;  // fill BertOutput::hidden_states
   bool output_attentions = true;     // fill BertOutput::attentions (needs a second kernel pass)
+  bool output_query_key = false;     // fill BertOutput::queries and keys
 };
 
 struct BertOutput {
   Tensor<> last_hidden_state;           // [B, L, E]
   std::vector<Tensor<>> hidden_states;  // N + 1: the embeddings' output, then each layer's
   std::vector<Tensor<>> attentions;     // N: [B, H, L, L], per head
+  // N each: the projected queries [B, H, L, D] and keys [B, H, L, D] that layer n's attention
+  // computed from hidden_states[n] (MhaOptions::need_query_key)
+  std::vector<Tensor<>> queries, keys;
 };
 
 class BertModel {

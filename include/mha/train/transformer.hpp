@@ -67,9 +67,18 @@ struct Batch {
   TensorView<const std::int64_t> targets;  // −1 = not predicted; only for the loss
 };
 
+// What forward computes besides the hidden states and the logits.
+struct ForwardRequest {
+  bool attention = false;  // EncoderOutput::attention: every head's weights
+  bool query_key = false;  // EncoderOutput::queries and keys: what each attention projected
+};
+
 struct EncoderOutput {
   std::vector<Tensor<>> hidden_states;  // num_layers + 1 tensors [B, L, d]: x⁰ … x_last
   std::vector<Tensor<>> attention;      // per layer [B, H, L, L] (when asked for)
+  // Per layer (when asked for): the queries [B, H, L, D] and keys [B, H, L, D] the attention
+  // projected from its input, hidden_states[l] (post-LN) or LN₁(hidden_states[l]) (pre-LN).
+  std::vector<Tensor<>> queries, keys;
   Tensor<> output;                      // what the head reads: LN_f(x_last) pre-LN, x_last post-LN
   Tensor<> logits;                      // [B, L, V]
 };
@@ -83,14 +92,9 @@ class Transformer {
   const Parameters& parameters() const { return params_; }
   Parameters& mutable_parameters() { return params_; }
 
-  // Inference. need_attention fills EncoderOutput::attention with every head's weights.
-  EncoderOutput forward(const Batch& batch, bool need_attention, const Context& ctx = {}) const;
-
-  // The layer l attention module, built from the current parameters (for the head view's q/k).
-  MultiHeadAttention attention_layer(Index layer) const;
-  // The input the attention of layer l reads: hidden_states[l] (post-LN) or LN₁(hidden_states[l])
-  // (pre-LN), [B, L, d].
-  Tensor<> attention_input(const EncoderOutput& out, Index layer) const;
+  // Inference, with what `request` asks for besides hidden states and logits.
+  EncoderOutput forward(const Batch& batch, const ForwardRequest& request = {},
+                        const Context& ctx = {}) const;
 
   struct LossAndGradients {
     double loss = 0;

@@ -1,35 +1,39 @@
-// Per-head queries and keys of one self-attention layer, recomputed from the layer's weights, so
-// a viewer can show how a softmax weight comes about: q·k, the scaled score, the softmax.
+// Per-head queries and keys of one self-attention layer for one sequence, as the layer handed
+// them back (MhaOptions::need_query_key, BertForwardOptions::output_query_key,
+// train::ForwardRequest::query_key), so a viewer can show how a softmax weight comes about:
+// q·k, the scaled score, the softmax. Nothing here projects anything again.
 //
-//   input x: [L, E] (the layer's input, e.g. BERT's hidden_states[n] for layer n + 1)
-//   q = x·W_Qᵀ + b_Q → [L, H·D] → queries [H, L, D]
-//   k = x·W_Kᵀ + b_K → [L, Hkv·D] → keys  [H, L, D]   (with GQA, head h reads kv head h / (H/Hkv))
+//   queries [H, L, D]     keys [Hkv, S, D]: with GQA, query head h reads kv head h / (H/Hkv)
 //   score_h[i, j] = scale · q_h,i · k_h,j      softmax_j(score_h[i, ·]) = the layer's weights
 //
 // The attention weights alone cannot give the scores back (softmax forgets a constant per row),
-// hence the recomputation. Layers with add_bias_kv or add_zero_attn have keys that are not
-// projections of x and are refused.
+// hence the queries and keys.
 #pragma once
 
-#include "mha/core/context.hpp"
+#include <vector>
+
 #include "mha/core/tensor.hpp"
-#include "mha/layers/multi_head_attention.hpp"
 
 namespace mha::viz {
 
 struct QueryKey {
   Tensor<> queries;  // [H, L, D]
-  Tensor<> keys;     // [H, L, D]
-  double scale = 1;  // the layer's default score scale, 1/√D
+  Tensor<> keys;     // [H, S, D], one per query head (GQA's shared keys repeated)
+  double scale = 1;  // the default score scale, 1/√D
 };
 
-// Projects x through the layer's query and key weights with mha::linear (ctx picks the kernel).
-// Throws mha::Error when x is not [L, E], or the layer's keys are not projections of x (kdim ≠ E,
-// add_bias_kv, add_zero_attn).
-QueryKey project_query_key(const MultiHeadAttention& layer, TensorView<const float> x,
-                           const Context& ctx = {});
+// From one sequence's queries [H, L, D] and keys [Hkv, S, D] (e.g. batch b of the layer's
+// [B, H, L, D] and [B, Hkv, S, D]). Throws mha::Error naming the argument when a rank is not 3,
+// the head sizes differ, or Hkv does not divide H.
+QueryKey query_key_of(TensorView<const float> queries, TensorView<const float> keys);
 
-// scale · q_h,i · k_h,j for every head, query and key: [H, L, L], accumulated in double.
+// Sequence `batch_index` of every layer's queries [B, H, L, D] and keys [B, Hkv, S, D] (the
+// vectors of an encoder's result); empty when they were not asked for. Throws as query_key_of
+// does, and when the two lists differ in length or batch_index is outside [0, B).
+std::vector<QueryKey> query_key_per_layer(const std::vector<Tensor<>>& queries,
+                                          const std::vector<Tensor<>>& keys, Index batch_index = 0);
+
+// scale · q_h,i · k_h,j for every head, query and key: [H, L, S], accumulated in double.
 Tensor<> attention_scores(const QueryKey& qk);
 
 }  // namespace mha::viz

@@ -10,7 +10,7 @@
 
 #include "mha/core/error.hpp"
 #include "mha/viz/head_view_html.hpp"
-#include "run_cli.hpp"
+#include "cli/run_cli.hpp"
 
 namespace mha::viz {
 namespace {
