@@ -2,7 +2,7 @@
 // (formulas in mha/layers/multi_head_attention_backward.hpp).
 #include "mha/layers/multi_head_attention_backward.hpp"
 
-#include "layers/mask_views.hpp"  // MaskStorage, held by MhaSaved
+#include "layers/mask_views.hpp"  // MaskStorage, held by MhaTape
 #include "layers/mha_views.hpp"
 #include "mha/kernels/attention_backward.hpp"
 #include "mha/kernels/linear_backward.hpp"
@@ -29,24 +29,24 @@ Tensor<> sum_over_batch(const Tensor<>& dx, Index row) {
 
 }  // namespace
 
-MhaGradients backward(const MultiHeadAttention& layer, const MhaSaved& saved,
+MhaGradients backward(const MultiHeadAttention& layer, const MhaTape& tape,
                       TensorView<const float> grad_output, const Context& ctx) {
   const MhaConfig& c = layer.config();
   const MhaWeights& w = layer.weights();
-  if (grad_output.shape() != saved.output.shape())
-    throw_invalid("grad_output", "the output's shape " + shape_str(saved.output.shape()),
+  if (grad_output.shape() != tape.output_shape)
+    throw_invalid("grad_output", "the output's shape " + shape_str(tape.output_shape),
                   shape_str(grad_output.shape()));
-  const Index batch = saved.query.dim(0), len = saved.query.dim(1), src_len = saved.key.dim(1);
+  const Index batch = tape.query.dim(0), len = tape.query.dim(1), src_len = tape.key.dim(1);
   const Index e = c.embed_dim, h = c.num_heads, kv_heads = c.num_kv_heads, d = layer.head_dim();
-  const Index kv_width = kv_heads * d, kv_len = saved.k.dim(1);
+  const Index kv_width = kv_heads * d, kv_len = tape.k.dim(1);
   MhaGradients g;
 
   // 3⁻¹. Output projection: dW_O = dYᵀ·concat, db_O = Σ dY, d concat = dY·W_O.
-  const TensorView<const float> grad_y = batch_first(grad_output, saved.batch_first);
+  const TensorView<const float> grad_y = batch_first(grad_output, tape.batch_first);
   Tensor<> grad_concat({batch, len, e});
   g.out_proj_weight = Tensor<>(w.out_proj_weight.shape());
   if (w.out_proj_bias.defined()) g.out_proj_bias = Tensor<>(w.out_proj_bias.shape());
-  linear_backward({.x = saved.concat.view(),
+  linear_backward({.x = tape.concat.view(),
                    .weight = w.out_proj_weight.view(),
                    .grad_y = grad_y,
                    .grad_x = grad_concat.view(),
@@ -57,16 +57,16 @@ MhaGradients backward(const MultiHeadAttention& layer, const MhaSaved& saved,
   // 2⁻¹. Attention: dq, dk, dv from the recomputed probabilities.
   Tensor<> grad_q({batch, len, e}), grad_k({batch, kv_len, kv_width}),
       grad_v({batch, kv_len, kv_width});
-  attention_backward({.q = heads<const float>(saved.q.data(), batch, h, len, d, e),
-                      .k = heads<const float>(saved.k.data(), batch, kv_heads, kv_len, d, kv_width),
-                      .v = heads<const float>(saved.v.data(), batch, kv_heads, kv_len, d, kv_width),
-                      .lse = saved.lse.view(),
+  attention_backward({.q = heads<const float>(tape.q.data(), batch, h, len, d, e),
+                      .k = heads<const float>(tape.k.data(), batch, kv_heads, kv_len, d, kv_width),
+                      .v = heads<const float>(tape.v.data(), batch, kv_heads, kv_len, d, kv_width),
+                      .lse = tape.lse.view(),
                       .grad_out = heads<const float>(grad_concat.data(), batch, h, len, d, e),
                       .grad_q = heads<float>(grad_q.data(), batch, h, len, d, e),
                       .grad_k = heads<float>(grad_k.data(), batch, kv_heads, kv_len, d, kv_width),
                       .grad_v = heads<float>(grad_v.data(), batch, kv_heads, kv_len, d, kv_width),
-                      .params = saved.params,
-                      .dropout = saved.dropout},
+                      .params = tape.params,
+                      .dropout = tape.dropout},
                      ctx);
   if (c.add_bias_kv) {  // bias_k / bias_v were key/value position S of every batch
     g.bias_k = sum_over_batch(grad_k, src_len);
@@ -85,30 +85,30 @@ MhaGradients backward(const MultiHeadAttention& layer, const MhaSaved& saved,
   if (w.in_proj_bias.defined()) g.in_proj_bias = Tensor<>(w.in_proj_bias.shape());
   const TensorView<const float> in_w = w.in_proj_weight.view();
   const TensorView<float> grad_in_w = g.in_proj_weight.view(), grad_in_b = g.in_proj_bias.view();
-  g.d_query = Tensor<>(saved.query_shape);
-  g.d_key = Tensor<>(saved.key_shape);
-  g.d_value = Tensor<>(saved.value_shape);
+  g.d_query = Tensor<>(tape.query_shape);
+  g.d_key = Tensor<>(tape.key_shape);
+  g.d_value = Tensor<>(tape.value_shape);
   const Shape kv_strides = {kv_len * kv_width, kv_width, 1};
-  linear_backward({.x = saved.query.view(),
+  linear_backward({.x = tape.query.view(),
                    .weight = packed ? rows(in_w, 0, e) : w.q_proj_weight.view(),
                    .grad_y = grad_q.view(),
-                   .grad_x = batch_first(g.d_query.view(), saved.batch_first),
+                   .grad_x = batch_first(g.d_query.view(), tape.batch_first),
                    .grad_weight = packed ? rows(grad_in_w, 0, e) : g.q_proj_weight.view(),
                    .grad_bias = slice(grad_in_b, 0, e)},
                   ctx);
   linear_backward(
-      {.x = saved.key.view(),
+      {.x = tape.key.view(),
        .weight = packed ? rows(in_w, e, kv_width) : w.k_proj_weight.view(),
        .grad_y = TensorView<const float>(grad_k.data(), {batch, src_len, kv_width}, kv_strides),
-       .grad_x = batch_first(g.d_key.view(), saved.batch_first),
+       .grad_x = batch_first(g.d_key.view(), tape.batch_first),
        .grad_weight = packed ? rows(grad_in_w, e, kv_width) : g.k_proj_weight.view(),
        .grad_bias = slice(grad_in_b, e, kv_width)},
       ctx);
   linear_backward(
-      {.x = saved.value.view(),
+      {.x = tape.value.view(),
        .weight = packed ? rows(in_w, e + kv_width, kv_width) : w.v_proj_weight.view(),
        .grad_y = TensorView<const float>(grad_v.data(), {batch, src_len, kv_width}, kv_strides),
-       .grad_x = batch_first(g.d_value.view(), saved.batch_first),
+       .grad_x = batch_first(g.d_value.view(), tape.batch_first),
        .grad_weight = packed ? rows(grad_in_w, e + kv_width, kv_width) : g.v_proj_weight.view(),
        .grad_bias = slice(grad_in_b, e + kv_width, kv_width)},
       ctx);

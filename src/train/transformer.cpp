@@ -1,7 +1,7 @@
 // Transformer: the encoder's forward pass (inference and training) and its backward pass.
 //
 // Training keeps, per block, the tensors the backward pass reads (named after where they enter
-// the block's formula, see mha/train/transformer.hpp), the attention's MhaSaved (O(N) per head:
+// the block's formula, see mha/train/transformer.hpp), the attention's MhaTape (O(N) per head:
 // the probabilities are recomputed from the log-sum-exp) and the FFN's pre-activation.
 #include "mha/train/transformer.hpp"
 
@@ -70,7 +70,7 @@ void add_into(Tensor<>& into, const Tensor<>& x) {
 // What one block keeps for the backward pass.
 struct BlockTape {
   Tensor<> ln1_in;   // input of norm1: x + MHA(x) (post-LN) or x (pre-LN)
-  MhaSaved attn;     // the attention's own record (its input: x post-LN, LN₁(x) pre-LN)
+  MhaTape attn;      // the attention's own record (its input: x post-LN, LN₁(x) pre-LN)
   Tensor<> ln2_in;   // input of norm2: h + FFN(h) (post-LN) or h (pre-LN)
   Tensor<> ffn_in;   // h (post-LN) or LN₂(h) (pre-LN)
   Tensor<> pre_act;  // linear1 output
@@ -130,15 +130,9 @@ class Pass {
     const MultiHeadAttention mha = attention(l);
     const bool pre = c_.norm == NormPlacement::pre;
     const Tensor<> attn_in = pre ? norm(x, l, "norm1") : x;
-    Tensor<> a;
-    if (tape) {
-      tape->attn = forward_for_training(mha, attn_in.view(), attn_in.view(), attn_in.view(), options,
-                                        dropout, ctx_);
-      a = tape->attn.output;
-    } else {
-      seen = mha.forward(attn_in.view(), attn_in.view(), attn_in.view(), options, ctx_);
-      a = std::move(seen.output);
-    }
+    seen = mha.forward(attn_in.view(), attn_in.view(), attn_in.view(), options, ctx_,
+                       tape ? &tape->attn : nullptr, dropout);
+    const Tensor<> a = std::move(seen.output);
     Tensor<> ln1_in = pre ? x : add(x, a);
     Tensor<> h = pre ? add(x, a) : norm(ln1_in, l, "norm1");
     Tensor<> ffn_in = pre ? norm(h, l, "norm2") : h;

@@ -4,7 +4,7 @@
 // against a full-head layer whose kv heads are repeated.
 //
 // Finite differences here perturb the float inputs and weights of the real float layer
-// (forward_for_training, reference kernel) by ±h, h = 1e-2, and take the loss L = Σ output·G in
+// (forward with a tape, reference kernel) by ±h, h = 1e-2, and take the loss L = Σ output·G in
 // float64. Truncation error is h²/6·|L‴| ≈ 2e-5 for the O(1) third derivatives of these small
 // problems. Float rounding of the projections and outputs is ≈ 1e-7 per term, and largely the
 // same in L(x + h) and L(x − h), so it adds well under 1e-5 to the quotient. Measured worst
@@ -39,12 +39,23 @@ struct Inputs {
   AttentionDropout dropout;
 };
 
+// The training forward: output and tape.
+struct Trained {
+  MhaOutput out;
+  MhaTape tape;
+};
+Trained train_forward(const MultiHeadAttention& layer, const Inputs& in) {
+  Trained t;
+  t.out = layer.forward(in.query.view(), in.key.view(), in.value.view(), in.options, {}, &t.tape,
+                        in.dropout);
+  return t;
+}
+
 double loss(const MultiHeadAttention& layer, const Inputs& in) {
-  const MhaSaved s = forward_for_training(layer, in.query.view(), in.key.view(), in.value.view(),
-                                          in.options, in.dropout);
+  const Trained t = train_forward(layer, in);
   double sum = 0.0;
-  for (std::size_t n = 0; n < s.output.values().size(); ++n)
-    sum += double{s.output.values()[n]} * in.grad_output.values()[n];
+  for (std::size_t n = 0; n < t.out.output.values().size(); ++n)
+    sum += double{t.out.output.values()[n]} * in.grad_output.values()[n];
   return sum;
 }
 
@@ -66,9 +77,7 @@ Tensor<> finite_difference(Tensor<>* target, const std::function<double()>& eval
 
 // Every weight and input gradient of `layer` against finite differences.
 void expect_matches_finite_differences(const MultiHeadAttention& layer, Inputs in) {
-  const MhaSaved saved = forward_for_training(layer, in.query.view(), in.key.view(),
-                                              in.value.view(), in.options, in.dropout);
-  const MhaGradients g = backward(layer, saved, in.grad_output.view());
+  const MhaGradients g = backward(layer, train_forward(layer, in).tape, in.grad_output.view());
   MhaWeights w = layer.weights();
   const auto with_weights = [&] { return loss(MultiHeadAttention(layer.config(), w), in); };
   const auto with_inputs = [&] { return loss(layer, in); };
@@ -136,11 +145,10 @@ TEST(MhaBackward, WithoutDropoutTheTrainingForwardIsTheForward) {
   const MultiHeadAttention layer = MultiHeadAttention::random(c, 5);
   Inputs in = random_inputs(layer.config(), 2, 3, 4, 50);
   in.options.is_causal = true;
-  const MhaSaved saved =
-      forward_for_training(layer, in.query.view(), in.key.view(), in.value.view(), in.options);
+  const Trained trained = train_forward(layer, in);
   const MhaOutput out = layer.forward(in.query.view(), in.key.view(), in.value.view(), in.options);
-  EXPECT_TRUE(all_close(saved.output.view(), out.output.view(), 1e-6));
-  EXPECT_EQ(saved.lse.shape(), (Shape{2, 2, 3}));  // O(L) per head: no [L, S] probabilities
+  EXPECT_TRUE(all_close(trained.out.output.view(), out.output.view(), 1e-6));
+  EXPECT_EQ(trained.tape.lse.shape(), (Shape{2, 2, 3}));  // O(L) per head: no [L, S] probabilities
 }
 
 // A GQA layer equals a full-head layer whose kv projection rows (and bias_k / bias_v) are
@@ -177,9 +185,7 @@ TEST(MhaBackward, GroupedQueryEqualsRepeatedKvHeadsSummedOverTheGroup) {
   padding(1, 0) = padding(1, 3) = 1;
   in.options.key_padding_mask = from_torch_mha_mask(padding.view());
   const auto run = [&](const MultiHeadAttention& layer) {
-    const MhaSaved s =
-        forward_for_training(layer, in.query.view(), in.key.view(), in.value.view(), in.options);
-    return backward(layer, s, in.grad_output.view());
+    return backward(layer, train_forward(layer, in).tape, in.grad_output.view());
   };
   const MhaGradients g = run(gqa), f = run(full);
   constexpr double kTol = 1e-5;
@@ -212,13 +218,12 @@ TEST(MhaBackward, SavedMasksOutliveTheCallersMasks) {
   const MultiHeadAttention layer = MultiHeadAttention::random({.embed_dim = 4, .num_heads = 2}, 7);
   Inputs in = random_inputs(layer.config(), 1, 2, 3, 70);
   MhaGradients expected, after_free;
-  MhaSaved saved;
+  MhaTape saved;
   {
     Tensor<std::uint8_t> padding({1, 3});
     padding(0, 1) = 1;
     in.options.key_padding_mask = from_torch_mha_mask(padding.view());
-    saved =
-        forward_for_training(layer, in.query.view(), in.key.view(), in.value.view(), in.options);
+    saved = train_forward(layer, in).tape;
     expected = backward(layer, saved, in.grad_output.view());
     padding(0, 1) = 0;  // the saved params must read their own copy
   }
@@ -231,14 +236,18 @@ TEST(MhaBackward, RejectsNeedWeightsAndAMisshapenGradOutput) {
   const MultiHeadAttention layer = MultiHeadAttention::random({.embed_dim = 4, .num_heads = 2}, 8);
   Inputs in = random_inputs(layer.config(), 1, 2, 3, 80);
   in.options.need_weights = true;
+  EXPECT_TRUE(testing::throws_error([&] { (void)train_forward(layer, in); },
+                                    {"need_weights: expected false (training never stores the "
+                                     "probabilities), got true"}));
+  in.options.need_weights = false;
+  // Dropout belongs to training: without a tape it is refused.
   EXPECT_TRUE(testing::throws_error(
       [&] {
-        forward_for_training(layer, in.query.view(), in.key.view(), in.value.view(), in.options);
+        (void)layer.forward(in.query.view(), in.key.view(), in.value.view(), in.options, {},
+                            nullptr, {.rate = 0.1, .seed = 1});
       },
-      {"need_weights"}));
-  in.options.need_weights = false;
-  const MhaSaved saved =
-      forward_for_training(layer, in.query.view(), in.key.view(), in.value.view(), in.options);
+      {"dropout: expected rate 0 without a tape", "got 0.1"}));
+  const MhaTape saved = train_forward(layer, in).tape;
   EXPECT_TRUE(testing::throws_error([&] { backward(layer, saved, in.key.view()); },
                                     {"grad_output", "[2, 1, 4]"}));
 }

@@ -1,7 +1,9 @@
 // MultiHeadAttention: nn.MultiheadAttention's semantics and state_dict layout, plus grouped-query
 // attention, a custom scale, causal alignment and a sliding window.
 //
-// Three calls: project Q, K, V → attention kernel (mha::attention) → output projection.
+// Three calls: project Q, K, V → attention kernel (mha::attention) → output projection. The same
+// forward serves training: given a tape (mha/layers/multi_head_attention_backward.hpp) it keeps
+// what backward() needs and applies attention dropout.
 //
 // Shapes, with L the target length, S the source length, B the batch, E = embed_dim:
 //   query: (L, B, E)      key: (S, B, kdim)      value: (S, B, vdim)       default
@@ -18,6 +20,7 @@
 #include "mha/core/context.hpp"
 #include "mha/core/tensor.hpp"
 #include "mha/kernels/attention.hpp"
+#include "mha/kernels/attention_backward.hpp"  // AttentionDropout
 
 namespace mha {
 
@@ -65,6 +68,8 @@ struct MhaOptions {
   std::optional<double> scale{};  // default 1/sqrt(head_dim)
 };
 
+struct MhaTape;  // what a training forward keeps for backward()
+
 struct MhaOutput {
   Tensor<> output;
   Tensor<> weights;  // defined only with need_weights
@@ -86,9 +91,12 @@ class MultiHeadAttention {
   Index head_dim() const { return config_.embed_dim / config_.num_heads; }
 
   // Self- or cross-attention. Thread-safe: a const layer may be called from many threads.
+  // Training: with `tape`, fills it for backward() (need_weights must then be false) and drops
+  // attention probabilities by `dropout` (its rate must be 0 without a tape).
   MhaOutput forward(TensorView<const float> query, TensorView<const float> key,
                     TensorView<const float> value, const MhaOptions& options = {},
-                    const Context& ctx = {}) const;
+                    const Context& ctx = {}, MhaTape* tape = nullptr,
+                    const AttentionDropout& dropout = {}) const;
 
  private:
   MhaConfig config_;

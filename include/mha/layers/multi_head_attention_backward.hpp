@@ -1,5 +1,6 @@
-// Training a MultiHeadAttention: a forward pass that keeps what the backward pass needs, and
-// the backward pass, giving the gradient of every weight and bias and of the three inputs.
+// Training a MultiHeadAttention: the tape its forward fills (MultiHeadAttention::forward with a
+// tape) and the backward pass, giving the gradient of every weight and bias and of the three
+// inputs.
 //
 // What is saved is O(N) per head — the inputs, the projected q, k, v, the concatenated head
 // outputs and each query row's log-sum-exp — never the N×N probabilities, which the backward
@@ -24,10 +25,10 @@ namespace mha {
 
 class MaskStorage;  // the mask copies a call owns (internal)
 
-// What forward_for_training keeps; copies share the (immutable) mask storage.
-struct MhaSaved {
-  Tensor<> output;                            // the forward's output, in the query's layout
+// What a training forward keeps; copies share the (immutable) mask storage.
+struct MhaTape {
   Shape query_shape, key_shape, value_shape;  // the caller's input shapes
+  Shape output_shape;                         // the forward's output, in the query's layout
   bool batch_first = false;
   Tensor<> query, key, value;  // the inputs, batch first: [B, L, E], [B, S, kdim], [B, S, vdim]
   Tensor<> q, k, v;            // projected: [B, L, E], [B, S', Hkv·D], [B, S', Hkv·D]
@@ -55,16 +56,9 @@ struct MhaGradients {
   Tensor<> d_query, d_key, d_value;
 };
 
-// MultiHeadAttention::forward, with the same options (need_weights must be false), plus
-// attention dropout on the probabilities, keeping what backward needs.
-MhaSaved forward_for_training(const MultiHeadAttention& layer, TensorView<const float> query,
-                              TensorView<const float> key, TensorView<const float> value,
-                              const MhaOptions& options = {}, const AttentionDropout& dropout = {},
-                              const Context& ctx = {});
-
 // The gradients for dL/d output = grad_output (the output's shape). `layer` must be the one
-// `saved` came from.
-MhaGradients backward(const MultiHeadAttention& layer, const MhaSaved& saved,
+// whose forward filled `tape`.
+MhaGradients backward(const MultiHeadAttention& layer, const MhaTape& tape,
                       TensorView<const float> grad_output, const Context& ctx = {});
 
 }  // namespace mha
