@@ -9,7 +9,8 @@
 #   - headers, from the compilers' dependency records (ninja -t deps);
 #   - libraries, from the link lines in build.ninja (-lNAME resolved by the compiler);
 #   - CMake package configs and find modules that configure read (the inputs of build.ninja);
-#   - the tools configure chose (compilers, ninja, cmake, pkg-config), from CMakeCache.txt;
+#   - the programs the build runs (compilers, archiver, cmake, ninja: every absolute path in the
+#     rules of CMakeFiles/rules.ninja) and pkg-config, which configure ran;
 # maps each file to the package that owns it (dpkg -S) and accepts a package only when it is
 #   - printed by SETUP_SCRIPT --print-packages (default scripts/setup.sh), or
 #   - reached from those through Depends/Pre-Depends (apt-cache depends --recurse --no-recommends), or
@@ -20,15 +21,17 @@ set -euo pipefail
 
 usage() { echo "usage: $0 BUILD_DIR [SETUP_SCRIPT]" >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
-source_dir="$(cd "$(dirname "$0")/.." && pwd)"
 build_dir="$1"
-setup_script="${2:-$source_dir/scripts/setup.sh}"
+setup_script="${2:-$(cd "$(dirname "$0")/.." && pwd)/scripts/setup.sh}"
 [ -f "$build_dir/build.ninja" ] || { echo "check_build_deps: BUILD_DIR '$build_dir' has no build.ninja (expected a configured Ninja build)" >&2; exit 2; }
 [ -f "$setup_script" ] || { echo "check_build_deps: SETUP_SCRIPT '$setup_script' does not exist" >&2; exit 2; }
 for tool in ninja dpkg-query apt-cache realpath; do
   command -v "$tool" >/dev/null || { echo "check_build_deps: needs '$tool' on PATH" >&2; exit 2; }
 done
 build_dir="$(cd "$build_dir" && pwd)"
+# The source tree the build was configured from (its files are the project's, not a package's).
+source_dir="$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build_dir/CMakeCache.txt" 2>/dev/null)"
+[ -n "$source_dir" ] || source_dir="$(cd "$(dirname "$0")/.." && pwd)"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -41,9 +44,11 @@ trap 'rm -rf "$work"' EXIT
   grep -h '^  LINK_LIBRARIES = ' "$build_dir/build.ninja" | tr ' ' '\n' | grep -E '^(/|-l)' || true
   # What configure read: the implicit inputs of the rule that regenerates build.ninja.
   ninja -C "$build_dir" -t query build.ninja | awk '$1 == "|" { print $2 }'
-  # The tools configure picked.
-  sed -n -E 's/^(CMAKE_CXX_COMPILER|CMAKE_ASM_COMPILER|CMAKE_MAKE_PROGRAM|CMAKE_COMMAND|PKG_CONFIG_EXECUTABLE|CMAKE_AR|CMAKE_RANLIB|CMAKE_LINKER):[A-Z]+=(\/.*)$/\2/p' \
-    "$build_dir/CMakeCache.txt"
+  # The programs the build rules run (a tool configure found but no rule uses is left out).
+  if [ -f "$build_dir/CMakeFiles/rules.ninja" ]; then
+    grep -oE '(^|[[:space:]])/[^[:space:]$]+' "$build_dir/CMakeFiles/rules.ninja" | tr -d '[:blank:]' || true
+  fi
+  sed -n -E 's/^PKG_CONFIG_EXECUTABLE:[A-Z]+=(\/.*)$/\1/p' "$build_dir/CMakeCache.txt" 2>/dev/null || true
 } | sort -u > "$work/raw"
 
 compiler="$(sed -n -E 's/^CMAKE_CXX_COMPILER:[A-Z]+=(.*)$/\1/p' "$build_dir/CMakeCache.txt")"

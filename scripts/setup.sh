@@ -22,8 +22,9 @@ packages=(
   # PyTorch (reference outputs, the speed comparison) calls whichever libblas.so.3 is selected;
   # Debian's default is the unoptimised reference BLAS, OpenBLAS takes over when installed.
   python3 python3-torch python3-numpy libopenblas0-pthread
-  # the fuzz preset (Clang, libFuzzer, sanitizer runtimes) and Clang's OpenMP
-  clang libclang-rt-14-dev libomp-dev
+  # the fuzz preset (Clang, libFuzzer, sanitizer runtimes), Clang's OpenMP, and LLVM's archiver
+  # (CMake archives Clang builds with llvm-ar and llvm-ranlib when they are installed)
+  clang libclang-rt-14-dev libomp-dev llvm
   # the browser tests of the head view
   chromium
 )
