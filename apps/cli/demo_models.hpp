@@ -7,7 +7,7 @@
 
 #include "mha/train/checkpoint.hpp"
 #include "mha/train/transformer.hpp"
-#include "mha/train/vocabulary.hpp"
+#include "mha/lang/vocabulary.hpp"
 
 namespace mha::cli {
 
@@ -15,7 +15,7 @@ struct DemoModel {
   std::string name;    // "built-in 4-head model" or the file path
   std::string source;  // where it comes from, for the header line
   train::Transformer model;
-  train::Vocabulary vocabulary;
+  lang::Vocabulary vocabulary;
   Index trained_steps = 0;
 };
 

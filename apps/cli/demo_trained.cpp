@@ -19,7 +19,7 @@
 #include "cli_options.hpp"
 #include "demo.hpp"
 #include "demo_models.hpp"
-#include "mha/train/attachment_grammar.hpp"
+#include "mha/lang/attachment_grammar.hpp"
 #include "mha/viz/head_view_html.hpp"
 #include "mha/viz/query_key.hpp"
 
@@ -29,7 +29,7 @@ namespace {
 struct Sentence {
   std::vector<std::int64_t> ids;
   std::vector<std::string> tokens;
-  std::optional<train::Analysis> analysis;  // when the sentence is in the language
+  std::optional<lang::Analysis> analysis;  // when the sentence is in the language
 };
 
 Sentence read_sentence(const DemoArgs& args, const DemoModel& m) {
@@ -40,12 +40,12 @@ Sentence read_sentence(const DemoArgs& args, const DemoModel& m) {
     throw_invalid("--text", "at most " + std::to_string(m.model.config().max_length) + " words",
                   std::to_string(s.ids.size()));
   for (const std::int64_t id : s.ids) s.tokens.push_back(m.vocabulary.word(id));
-  const train::AttachmentGrammar grammar;
+  const lang::AttachmentGrammar grammar;
   if (grammar.vocabulary().words() == m.vocabulary.words()) s.analysis = grammar.analyze(s.ids);
   return s;
 }
 
-std::optional<Index> position_of(const Sentence& s, train::Role role) {
+std::optional<Index> position_of(const Sentence& s, lang::Role role) {
   if (!s.analysis) return std::nullopt;
   const auto& roles = s.analysis->roles;
   const auto it = std::find(roles.begin(), roles.end(), role);
@@ -60,7 +60,7 @@ Index focus_position(const DemoArgs& args, const Sentence& s) {
       throw_invalid("--focus", "a word of --text", "'" + args.focus + "'");
     return static_cast<Index>(it - s.tokens.begin());
   }
-  return position_of(s, train::Role::pp_noun).value_or(static_cast<Index>(s.tokens.size()) - 1);
+  return position_of(s, lang::Role::pp_noun).value_or(static_cast<Index>(s.tokens.size()) - 1);
 }
 
 struct Run {
@@ -85,8 +85,8 @@ TensorView<const float> layer_tables(const Run& r, Index l) {
 
 // The verdict for one head's focus row: which of the two readings it supports, if any.
 std::string reading_of(TensorView<const float> row, const Sentence& s, const DemoPrinter& names) {
-  const auto verb = position_of(s, train::Role::verb), subject = position_of(s, train::Role::subject),
-             object = position_of(s, train::Role::object);
+  const auto verb = position_of(s, lang::Role::verb), subject = position_of(s, lang::Role::subject),
+             object = position_of(s, lang::Role::object);
   Index strongest = 0;
   for (Index j = 1; j < row.dim(0); ++j)
     if (row(j) > row(strongest)) strongest = j;
@@ -156,7 +156,7 @@ nlohmann::json trace_of(const std::vector<Run>& runs, const Sentence& s, Index f
   }
   nlohmann::json roles = nlohmann::json::array();
   if (s.analysis)
-    for (const train::Role role : s.analysis->roles) roles.push_back(std::string(train::name(role)));
+    for (const lang::Role role : s.analysis->roles) roles.push_back(std::string(lang::name(role)));
   return {{"command", "demo"}, {"untrained", false}, {"tokens", s.tokens}, {"roles", roles},
           {"focus", focus},    {"models", models}};
 }
@@ -195,10 +195,10 @@ void run_trained_demo(const DemoArgs& args) {
   std::string numbered;
   for (std::size_t i = 0; i < s.tokens.size(); ++i) numbered += fmt::format(" {}:{}", i, s.tokens[i]);
   fmt::print("tokens ({}):{}\n", s.tokens.size(), numbered);
-  if (s.analysis && position_of(s, train::Role::pp_noun)) {
-    const std::string verb = s.tokens[static_cast<std::size_t>(*position_of(s, train::Role::verb))],
-                      object = s.tokens[static_cast<std::size_t>(*position_of(s, train::Role::object))],
-                      pp = s.tokens[static_cast<std::size_t>(*position_of(s, train::Role::pp_noun))];
+  if (s.analysis && position_of(s, lang::Role::pp_noun)) {
+    const std::string verb = s.tokens[static_cast<std::size_t>(*position_of(s, lang::Role::verb))],
+                      object = s.tokens[static_cast<std::size_t>(*position_of(s, lang::Role::object))],
+                      pp = s.tokens[static_cast<std::size_t>(*position_of(s, lang::Role::pp_noun))];
     fmt::print("grammar: \"{}\" is {}{}{}\n", pp,
                s.analysis->instrument_fits ? "an instrument of \"" + verb + "\"" : "",
                s.analysis->ambiguous() ? " and " : "",

@@ -83,7 +83,7 @@ std::string run_line(const HeadsRun& r) {
 }
 
 HeadsRun train_one(const ExperimentArgs& a, Index heads, Index seed, const Context& ctx,
-                   const train::AttachmentGrammar& grammar, bool show_progress) {
+                   const lang::AttachmentGrammar& grammar, bool show_progress) {
   TrainingOptions options = a.training;
   options.heads = heads;
   options.seed = static_cast<std::uint64_t>(seed);
@@ -118,7 +118,7 @@ void run_experiment(ExperimentArgs& a) {
   if (!s.markdown.empty()) check_output_directory(s.markdown, "--markdown");
   if (!s.svg.empty()) check_output_directory(s.svg, "--svg");
   if (!s.json.empty()) check_output_directory(s.json, "--json");
-  const train::AttachmentGrammar grammar;
+  const lang::AttachmentGrammar grammar;
   HeadsExperiment e{
       .settings = s, .base = {}, .machine = machine_description(), .date = "", .runs = {}};
   // Building each model once checks every setting (the Trainer validates the whole config).

@@ -78,7 +78,7 @@ class ProgressBar {
 
 void run_train(const TrainArgs& a) {
   const Context ctx{.kernel = resolve_kernel(a.kernel), .threads = a.threads};
-  const train::AttachmentGrammar grammar;
+  const lang::AttachmentGrammar grammar;
   train::Trainer trainer =
       a.resume.empty() ? train::Trainer(training_config(a.training), grammar, ctx)
                        : train::Trainer::resume(train::load_checkpoint(a.resume), grammar, ctx,

@@ -4,20 +4,20 @@
 #include <string>
 
 #include "mha/core/error.hpp"
-#include "train/random_draws.hpp"
+#include "core/random_draws.hpp"
 
 namespace mha::train {
 namespace {
 
 // An empty batch of `sentences`, every position padding until a row is written.
-MaskedBatch padded_batch(std::vector<Sentence> sentences) {
+MaskedBatch padded_batch(std::vector<lang::Sentence> sentences) {
   MaskedBatch out;
   out.batch = static_cast<Index>(sentences.size());
-  for (const Sentence& s : sentences) {
+  for (const lang::Sentence& s : sentences) {
     out.length = std::max(out.length, static_cast<Index>(s.ids.size()));
   }
   const auto cells = static_cast<std::size_t>(out.batch * out.length);
-  out.inputs.assign(cells, Vocabulary::pad);
+  out.inputs.assign(cells, lang::Vocabulary::pad);
   out.targets.assign(cells, ignore_target);
   out.padding.assign(cells, 1);
   for (std::size_t b = 0; b < sentences.size(); ++b) {
@@ -34,29 +34,29 @@ MaskedBatch padded_batch(std::vector<Sentence> sentences) {
 void mask_at(MaskedBatch& out, std::size_t row, std::size_t t) {
   const std::size_t cell = row * static_cast<std::size_t>(out.length) + t;
   out.targets[cell] = out.inputs[cell];
-  out.inputs[cell] = Vocabulary::mask;
+  out.inputs[cell] = lang::Vocabulary::mask;
 }
 
-bool is_content(Role role) {
-  return role == Role::subject || role == Role::verb || role == Role::object ||
-         role == Role::bank_context || role == Role::bank;
+bool is_content(lang::Role role) {
+  return role == lang::Role::subject || role == lang::Role::verb || role == lang::Role::object ||
+         role == lang::Role::bank_context || role == lang::Role::bank;
 }
 
-std::size_t position_of(const Sentence& s, Role role) {
+std::size_t position_of(const lang::Sentence& s, lang::Role role) {
   return static_cast<std::size_t>(std::find(s.roles.begin(), s.roles.end(), role) -
                                   s.roles.begin());
 }
 
 }  // namespace
 
-MaskedBatch sample_masked_batch(const AttachmentGrammar& grammar, Index batch, std::mt19937_64& rng,
+MaskedBatch sample_masked_batch(const lang::AttachmentGrammar& grammar, Index batch, std::mt19937_64& rng,
                                 double mask_probability) {
   if (batch < 1) throw_invalid("batch", "at least 1", std::to_string(batch));
   if (!(mask_probability >= 0.0 && mask_probability <= 1.0)) {
     throw_invalid("mask_probability", "a probability in [0, 1]", std::to_string(mask_probability));
   }
   // Sentences first, then masks, each in a fixed order: one seed, one batch.
-  std::vector<Sentence> sentences;
+  std::vector<lang::Sentence> sentences;
   for (Index b = 0; b < batch; ++b) sentences.push_back(grammar.sample(rng));
   MaskedBatch out = padded_batch(std::move(sentences));
   for (std::size_t b = 0; b < out.sentences.size(); ++b) {
@@ -73,7 +73,7 @@ MaskedBatch sample_masked_batch(const AttachmentGrammar& grammar, Index batch, s
   return out;
 }
 
-std::vector<EvalExample> make_eval_set(const AttachmentGrammar& grammar, Index count,
+std::vector<EvalExample> make_eval_set(const lang::AttachmentGrammar& grammar, Index count,
                                        std::uint64_t seed) {
   if (count < 0) throw_invalid("count", "at least 0", std::to_string(count));
   std::mt19937_64 rng(seed);
@@ -84,11 +84,11 @@ std::vector<EvalExample> make_eval_set(const AttachmentGrammar& grammar, Index c
     e.sentence = grammar.sample(rng);
     if (e.two_relations) {
       // 72% of sentences have a PP (0.8 × 0.9), so this loop ends after ~1.4 draws.
-      while (std::find(e.sentence.roles.begin(), e.sentence.roles.end(), Role::pp_noun) ==
+      while (std::find(e.sentence.roles.begin(), e.sentence.roles.end(), lang::Role::pp_noun) ==
              e.sentence.roles.end()) {
         e.sentence = grammar.sample(rng);
       }
-      e.position = static_cast<Index>(position_of(e.sentence, Role::pp_noun));
+      e.position = static_cast<Index>(position_of(e.sentence, lang::Role::pp_noun));
     } else {
       std::vector<std::size_t> content;
       for (std::size_t t = 0; t < e.sentence.roles.size(); ++t) {
@@ -105,7 +105,7 @@ std::vector<EvalExample> make_eval_set(const AttachmentGrammar& grammar, Index c
 
 MaskedBatch eval_batch(std::span<const EvalExample> examples) {
   if (examples.empty()) throw_invalid("examples", "at least one example", "none");
-  std::vector<Sentence> sentences;
+  std::vector<lang::Sentence> sentences;
   for (std::size_t b = 0; b < examples.size(); ++b) {
     const Index length = static_cast<Index>(examples[b].sentence.ids.size());
     if (examples[b].position < 0 || examples[b].position >= length) {

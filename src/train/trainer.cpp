@@ -20,7 +20,7 @@ std::uint64_t mix(std::uint64_t seed, std::uint64_t step) {
   return z ^ (z >> 31);
 }
 
-TrainingConfig completed(TrainingConfig c, const AttachmentGrammar& grammar) {
+TrainingConfig completed(TrainingConfig c, const lang::AttachmentGrammar& grammar) {
   c.model.vocab_size = grammar.vocabulary().size();
   c.model.max_length = std::max(c.model.max_length, grammar.max_length());
   c.optimizer.total_steps = c.steps;
@@ -152,7 +152,7 @@ Evaluation evaluate(const Transformer& model, std::span<const EvalExample> examp
   return e;
 }
 
-Trainer::Trainer(TrainingConfig config, const AttachmentGrammar& grammar, const Context& ctx,
+Trainer::Trainer(TrainingConfig config, const lang::AttachmentGrammar& grammar, const Context& ctx,
                  Parameters params)
     : config_(completed(std::move(config), grammar)),
       grammar_(grammar),
@@ -161,11 +161,11 @@ Trainer::Trainer(TrainingConfig config, const AttachmentGrammar& grammar, const 
       optimizer_(config_.optimizer, model_.parameters()),
       held_out_(make_eval_set(grammar, config_.eval_examples, config_.eval_seed)) {}
 
-Trainer::Trainer(TrainingConfig config, const AttachmentGrammar& grammar, const Context& ctx)
+Trainer::Trainer(TrainingConfig config, const lang::AttachmentGrammar& grammar, const Context& ctx)
     : Trainer(config, grammar, ctx,
               init_parameters(completed(config, grammar).model, config.seed)) {}
 
-Trainer Trainer::resume(const Checkpoint& checkpoint, const AttachmentGrammar& grammar,
+Trainer Trainer::resume(const Checkpoint& checkpoint, const lang::AttachmentGrammar& grammar,
                         const Context& ctx, std::optional<Index> steps) {
   if (!checkpoint.optimizer)
     throw_invalid("checkpoint", "a resumable checkpoint (with optimizer state)",

@@ -81,7 +81,7 @@ TEST(CliTrain, ResumingAStoppedRunEqualsNeverStopping) {
       // what `mha train --threads 1` uses with its default --kernel
       .kernel = KernelKind::cpu,
       .threads = 1};
-  const train::AttachmentGrammar grammar;
+  const lang::AttachmentGrammar grammar;
   train::Trainer first_half(config, grammar, ctx);
   for (int i = 0; i < 3; ++i) first_half.train_step();
   train::save_checkpoint(stopped, first_half.checkpoint(true));

@@ -13,8 +13,8 @@
 namespace mha::train {
 namespace {
 
-const AttachmentGrammar& grammar() {
-  static const AttachmentGrammar g;
+const lang::AttachmentGrammar& grammar() {
+  static const lang::AttachmentGrammar g;
   return g;
 }
 
@@ -28,25 +28,25 @@ TEST(MaskedBatch, ShapesPaddingAndTargets) {
   ASSERT_EQ(m.batch, 64);
   ASSERT_EQ(m.sentences.size(), 64U);
   std::size_t longest = 0;
-  for (const Sentence& s : m.sentences) longest = std::max(longest, s.ids.size());
+  for (const lang::Sentence& s : m.sentences) longest = std::max(longest, s.ids.size());
   ASSERT_EQ(m.length, static_cast<Index>(longest));
   const auto cells = static_cast<std::size_t>(m.batch * m.length);
   ASSERT_EQ(m.inputs.size(), cells);
   ASSERT_EQ(m.targets.size(), cells);
   ASSERT_EQ(m.padding.size(), cells);
   for (std::size_t b = 0; b < m.sentences.size(); ++b) {
-    const Sentence& s = m.sentences[b];
+    const lang::Sentence& s = m.sentences[b];
     int masks = 0;
     for (std::size_t t = 0; t < static_cast<std::size_t>(m.length); ++t) {
       const std::size_t i = at(m, b, t);
       if (t >= s.ids.size()) {
         EXPECT_EQ(m.padding[i], 1) << b << "," << t;
-        EXPECT_EQ(m.inputs[i], Vocabulary::pad) << b << "," << t;
+        EXPECT_EQ(m.inputs[i], lang::Vocabulary::pad) << b << "," << t;
         EXPECT_EQ(m.targets[i], ignore_target) << b << "," << t;
         continue;
       }
       EXPECT_EQ(m.padding[i], 0) << b << "," << t;
-      if (m.inputs[i] == Vocabulary::mask) {
+      if (m.inputs[i] == lang::Vocabulary::mask) {
         ++masks;
         EXPECT_EQ(m.targets[i], s.ids[t]) << b << "," << t;
       } else {
@@ -65,12 +65,12 @@ TEST(MaskedBatch, MaskFractionMatchesItsExpectation) {
   double masks = 0, expected = 0, tokens = 0;
   for (int round = 0; round < 40; ++round) {
     const MaskedBatch m = sample_masked_batch(grammar(), 100, rng, p);
-    for (const Sentence& s : m.sentences) {
+    for (const lang::Sentence& s : m.sentences) {
       const auto length = static_cast<double>(s.ids.size());
       expected += p * length + std::pow(1 - p, length);
       tokens += length;
     }
-    masks += static_cast<double>(std::count(m.inputs.begin(), m.inputs.end(), Vocabulary::mask));
+    masks += static_cast<double>(std::count(m.inputs.begin(), m.inputs.end(), lang::Vocabulary::mask));
   }
   EXPECT_NEAR(masks / tokens, expected / tokens, 0.01);
   EXPECT_GT(masks / tokens, 0.15);  // the one-mask floor only adds
@@ -78,7 +78,7 @@ TEST(MaskedBatch, MaskFractionMatchesItsExpectation) {
   // Without the floor mattering (p = 1) every real token is masked.
   const MaskedBatch all = sample_masked_batch(grammar(), 8, rng, 1.0);
   EXPECT_EQ(std::count(all.padding.begin(), all.padding.end(), 0),
-            std::count(all.inputs.begin(), all.inputs.end(), Vocabulary::mask));
+            std::count(all.inputs.begin(), all.inputs.end(), lang::Vocabulary::mask));
 }
 
 TEST(MaskedBatch, DeterministicPerSeedAndChecksArguments) {
@@ -117,9 +117,9 @@ TEST(EvalSet, ExamplesAreConsistent) {
     EXPECT_EQ(e.target, e.sentence.ids[t]) << i;
     EXPECT_TRUE(std::binary_search(e.allowed.begin(), e.allowed.end(), e.target)) << i;
     EXPECT_EQ(e.allowed, grammar().allowed_at(e.sentence.ids, e.position)) << i;
-    EXPECT_EQ(e.two_relations, e.sentence.roles[t] == Role::pp_noun) << i;
-    EXPECT_NE(e.sentence.roles[t], Role::determiner) << i;
-    EXPECT_NE(e.sentence.roles[t], Role::preposition) << i;
+    EXPECT_EQ(e.two_relations, e.sentence.roles[t] == lang::Role::pp_noun) << i;
+    EXPECT_NE(e.sentence.roles[t], lang::Role::determiner) << i;
+    EXPECT_NE(e.sentence.roles[t], lang::Role::preposition) << i;
     two_relations += e.two_relations ? 1 : 0;
   }
   EXPECT_NEAR(two_relations / 300.0, 1.0 / 3.0, 0.02);
@@ -135,7 +135,7 @@ TEST(EvalSet, PacksIntoOneBatchWithOneTargetPerRow) {
       const std::size_t i = at(m, b, t);
       const bool masked = t == static_cast<std::size_t>(e.position);
       EXPECT_EQ(m.targets[i], masked ? e.target : ignore_target) << b << "," << t;
-      EXPECT_EQ(m.inputs[i] == Vocabulary::mask, masked) << b << "," << t;
+      EXPECT_EQ(m.inputs[i] == lang::Vocabulary::mask, masked) << b << "," << t;
       EXPECT_EQ(m.padding[i], t >= e.sentence.ids.size() ? 1 : 0) << b << "," << t;
     }
   }

@@ -29,7 +29,7 @@ void expect_identical(const Parameters& a, const Parameters& b) {
 const Context kCtx{.kernel = KernelKind::cpu, .threads = 1};
 
 TEST(Trainer, LossFallsOnTheAttachmentLanguage) {
-  const AttachmentGrammar grammar;
+  const lang::AttachmentGrammar grammar;
   TrainingConfig config = tiny(100);
   config.optimizer.learning_rate = 1e-2;
   Trainer trainer(config, grammar, kCtx);
@@ -43,7 +43,7 @@ TEST(Trainer, LossFallsOnTheAttachmentLanguage) {
 }
 
 TEST(Trainer, SameSeedSameParametersOtherSeedOthers) {
-  const AttachmentGrammar grammar;
+  const lang::AttachmentGrammar grammar;
   Trainer a(tiny(8), grammar, kCtx), b(tiny(8), grammar, kCtx);
   a.run();
   b.run();
@@ -56,7 +56,7 @@ TEST(Trainer, SameSeedSameParametersOtherSeedOthers) {
 }
 
 TEST(Trainer, ResumingFromACheckpointEqualsNeverStopping) {
-  const AttachmentGrammar grammar;
+  const lang::AttachmentGrammar grammar;
   Trainer straight(tiny(12), grammar, kCtx);
   straight.run();
 
@@ -72,13 +72,13 @@ TEST(Trainer, ResumingFromACheckpointEqualsNeverStopping) {
 }
 
 TEST(Trainer, ModelOnlyCheckpointCannotResume) {
-  const AttachmentGrammar grammar;
+  const lang::AttachmentGrammar grammar;
   const Trainer t(tiny(3), grammar, kCtx);
   EXPECT_THROW((void)Trainer::resume(t.checkpoint(false), grammar, kCtx), Error);
 }
 
 TEST(Trainer, EvaluationCountsTwoRelationExamples) {
-  const AttachmentGrammar grammar;
+  const lang::AttachmentGrammar grammar;
   const Trainer t(tiny(3), grammar, kCtx);
   const Evaluation e = t.evaluate_held_out();
   EXPECT_EQ(e.examples, 60);

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "mha/core/shape.hpp"
-#include "mha/train/attachment_grammar.hpp"
+#include "mha/lang/attachment_grammar.hpp"
 
 namespace mha::train {
 
@@ -24,7 +24,7 @@ struct MaskedBatch {
   std::vector<std::int64_t> inputs;   // [batch·length]
   std::vector<std::int64_t> targets;  // [batch·length]
   std::vector<std::uint8_t> padding;  // [batch·length]
-  std::vector<Sentence> sentences;    // [batch], unmasked
+  std::vector<lang::Sentence> sentences;    // [batch], unmasked
 };
 
 // `batch` fresh sentences. Every token (determiners included) is masked independently with
@@ -34,11 +34,11 @@ struct MaskedBatch {
 //   (p·L + (1 − p)^L) / L,
 // about 0.19 at p = 0.15 for these 5–8 token sentences, never below 1/L.
 // Throws mha::Error naming "batch" below 1 and "mask_probability" outside [0, 1].
-MaskedBatch sample_masked_batch(const AttachmentGrammar& grammar, Index batch, std::mt19937_64& rng,
+MaskedBatch sample_masked_batch(const lang::AttachmentGrammar& grammar, Index batch, std::mt19937_64& rng,
                                 double mask_probability = 0.15);
 
 struct EvalExample {
-  Sentence sentence;
+  lang::Sentence sentence;
   Index position = 0;                 // the one masked position
   std::int64_t target = 0;            // sentence.ids[position]
   std::vector<std::int64_t> allowed;  // grammar.allowed_at(sentence.ids, position)
@@ -52,7 +52,7 @@ struct EvalExample {
 // skipped for those); the others mask a uniform content position (subject, verb, object,
 // bank_context, bank — not determiners, prepositions or the PP noun). Deterministic.
 // Throws mha::Error naming "count" below 0.
-std::vector<EvalExample> make_eval_set(const AttachmentGrammar& grammar, Index count,
+std::vector<EvalExample> make_eval_set(const lang::AttachmentGrammar& grammar, Index count,
                                        std::uint64_t seed);
 
 // Packs examples into one batch with [MASK] and a target only at each example's position.

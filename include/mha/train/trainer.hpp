@@ -14,7 +14,7 @@
 
 #include "mha/core/context.hpp"
 #include "mha/train/adamw.hpp"
-#include "mha/train/attachment_grammar.hpp"
+#include "mha/lang/attachment_grammar.hpp"
 #include "mha/train/checkpoint.hpp"
 #include "mha/train/masked_batches.hpp"
 #include "mha/train/transformer.hpp"
@@ -65,10 +65,10 @@ struct StepReport {
 class Trainer {
  public:
   // A fresh model initialised from config.seed.
-  Trainer(TrainingConfig config, const AttachmentGrammar& grammar, const Context& ctx);
+  Trainer(TrainingConfig config, const lang::AttachmentGrammar& grammar, const Context& ctx);
   // Continues a resumable checkpoint (one with optimizer state) of the same grammar; `steps`
   // (> the checkpoint's step) replaces the planned total when given.
-  static Trainer resume(const Checkpoint& checkpoint, const AttachmentGrammar& grammar,
+  static Trainer resume(const Checkpoint& checkpoint, const lang::AttachmentGrammar& grammar,
                         const Context& ctx, std::optional<Index> steps = std::nullopt);
 
   const TrainingConfig& config() const { return config_; }
@@ -84,11 +84,11 @@ class Trainer {
   Checkpoint checkpoint(bool with_optimizer) const;
 
  private:
-  Trainer(TrainingConfig config, const AttachmentGrammar& grammar, const Context& ctx,
+  Trainer(TrainingConfig config, const lang::AttachmentGrammar& grammar, const Context& ctx,
           Parameters params);
 
   TrainingConfig config_;
-  const AttachmentGrammar& grammar_;
+  const lang::AttachmentGrammar& grammar_;
   Context ctx_;
   Transformer model_;
   AdamW optimizer_;

@@ -5,9 +5,9 @@
 #include <string>
 
 #include "mha/core/error.hpp"
-#include "mha/train/attachment_grammar.hpp"
+#include "mha/lang/attachment_grammar.hpp"
 
-namespace mha::train {
+namespace mha::lang {
 namespace {
 
 bool in(const std::vector<std::int64_t>& list, std::int64_t id) {
@@ -85,4 +85,4 @@ std::vector<std::int64_t> AttachmentGrammar::allowed_at(std::span<const std::int
   return allowed;
 }
 
-}  // namespace mha::train
+}  // namespace mha::lang

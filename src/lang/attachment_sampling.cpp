@@ -2,10 +2,10 @@
 // in a fixed order, so a seed gives the same sentences with every standard library.
 #include <algorithm>
 
-#include "mha/train/attachment_grammar.hpp"
-#include "train/random_draws.hpp"
+#include "mha/lang/attachment_grammar.hpp"
+#include "core/random_draws.hpp"
 
-namespace mha::train {
+namespace mha::lang {
 namespace {
 
 std::int64_t pick(std::mt19937_64& rng, const std::vector<std::int64_t>& ids) {
@@ -66,4 +66,4 @@ Sentence AttachmentGrammar::sample_bank(std::mt19937_64& rng) const {
   return s;
 }
 
-}  // namespace mha::train
+}  // namespace mha::lang

@@ -1,13 +1,13 @@
 // The built-in word tables of the attachment language and the relation queries over them.
 // docs/language.md describes the same tables in words; keep the two in step.
-#include "mha/train/attachment_grammar.hpp"
+#include "mha/lang/attachment_grammar.hpp"
 
 #include <algorithm>
 #include <string>
 
 #include "mha/core/error.hpp"
 
-namespace mha::train {
+namespace mha::lang {
 namespace {
 
 using Words = std::vector<std::string_view>;
@@ -237,4 +237,4 @@ std::vector<std::string> AttachmentGrammar::attributes(std::string_view noun) co
   return words_of(noun_named(noun).attributes);
 }
 
-}  // namespace mha::train
+}  // namespace mha::lang

@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace mha::train {
+namespace mha::lang {
 
 class Vocabulary {
  public:
@@ -45,7 +45,7 @@ class Vocabulary {
   // "The man saw the astronaut with a [MASK]." encodes. An unknown word throws as id() does,
   // naming `argument`.
   std::vector<std::int64_t> encode(std::string_view text,
-                                   const std::string& argument = "--text") const;
+                                   const std::string& argument = "text") const;
 
   // Ids → words joined by single spaces (checked as word() is).
   std::string decode(std::span<const std::int64_t> ids) const;
@@ -58,4 +58,4 @@ class Vocabulary {
   std::unordered_map<std::string, std::int64_t> ids_;
 };
 
-}  // namespace mha::train
+}  // namespace mha::lang

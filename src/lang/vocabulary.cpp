@@ -1,11 +1,11 @@
-#include "mha/train/vocabulary.hpp"
+#include "mha/lang/vocabulary.hpp"
 
 #include <cctype>
 #include <string>
 
 #include "mha/core/error.hpp"
 
-namespace mha::train {
+namespace mha::lang {
 namespace {
 
 bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
@@ -96,4 +96,4 @@ std::string Vocabulary::decode(std::span<const std::int64_t> ids) const {
   return text;
 }
 
-}  // namespace mha::train
+}  // namespace mha::lang

@@ -1,5 +1,5 @@
 // AttachmentGrammar: the demo sentence, the recognizer, allowed_at, sampling and its frequencies.
-#include "mha/train/attachment_grammar.hpp"
+#include "mha/lang/attachment_grammar.hpp"
 
 #include <algorithm>
 #include <random>
@@ -10,7 +10,7 @@
 
 #include "mha/core/error.hpp"
 
-namespace mha::train {
+namespace mha::lang {
 namespace {
 
 const AttachmentGrammar& grammar() {
@@ -206,4 +206,4 @@ TEST(AttachmentGrammar, FrequenciesMatchTheDocumentedProbabilities) {
 }
 
 }  // namespace
-}  // namespace mha::train
+}  // namespace mha::lang

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <random>
 
-namespace mha::train {
+namespace mha {
 
 // Uniform in [0, n) for n ≥ 1. The modulo bias is below n / 2^64, far under anything measurable.
 inline std::size_t uniform_index(std::mt19937_64& rng, std::size_t n) {
@@ -21,4 +21,4 @@ inline double uniform_unit(std::mt19937_64& rng) {
   return static_cast<double>(rng() >> 11) * 0x1.0p-53;
 }
 
-}  // namespace mha::train
+}  // namespace mha

@@ -1,5 +1,5 @@
 // Vocabulary: reserved ids, word ↔ id, text encoding and its error messages.
-#include "mha/train/vocabulary.hpp"
+#include "mha/lang/vocabulary.hpp"
 
 #include <string>
 #include <vector>
@@ -8,7 +8,7 @@
 
 #include "mha/core/error.hpp"
 
-namespace mha::train {
+namespace mha::lang {
 namespace {
 
 Vocabulary small() {
@@ -85,4 +85,4 @@ TEST(Vocabulary, RejectsBadWordLists) {
 }
 
 }  // namespace
-}  // namespace mha::train
+}  // namespace mha::lang

@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "mha/core/shape.hpp"
-#include "mha/train/vocabulary.hpp"
+#include "mha/lang/vocabulary.hpp"
 
-namespace mha::train {
+namespace mha::lang {
 
 // How the PP of an attachment sentence was generated; none for no PP and for bank sentences.
 enum class Reading { instrument, attribute, none };
@@ -133,4 +133,4 @@ class AttachmentGrammar {
   std::vector<std::int64_t> money_nouns_;
 };
 
-}  // namespace mha::train
+}  // namespace mha::lang
