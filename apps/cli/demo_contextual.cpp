@@ -39,7 +39,7 @@ double cosine(const std::vector<double>& a, const std::vector<double>& b) {
 struct Context2 {
   std::vector<std::int64_t> ids;
   Index bank = 0;
-  train::EncoderOutput out;
+  EncoderOutput out;
 };
 
 Context2 run_sentence(const DemoModel& m, const char* text, const Context& ctx) {
@@ -47,7 +47,7 @@ Context2 run_sentence(const DemoModel& m, const char* text, const Context& ctx) 
   c.ids = m.vocabulary.encode(text, "--contextual");
   c.bank = static_cast<Index>(c.ids.size()) - 1;
   const TensorView<const std::int64_t> ids(c.ids.data(), {1, static_cast<Index>(c.ids.size())});
-  c.out = m.model.forward({.ids = ids, .padding = {}, .targets = {}}, {.attention = true}, ctx);
+  c.out = m.model.encode({.input_ids = ids}, {.output_hidden_states = true, .output_attentions = true}, ctx);
   return c;
 }
 
@@ -68,8 +68,8 @@ void run_contextual_demo(const DemoArgs& args) {
   fmt::print("  \"bank\" is token {} in both, so even its position is the same.\n\n", money.bank);
 
   const std::vector<double> e = row_of(money.out.hidden_states.front(), money.bank);
-  const std::vector<double> h_money = row_of(money.out.output, money.bank);
-  const std::vector<double> h_river = row_of(river.out.output, river.bank);
+  const std::vector<double> h_money = row_of(money.out.last_hidden_state, money.bank);
+  const std::vector<double> h_river = row_of(river.out.last_hidden_state, river.bank);
   fmt::print("  static e(bank) = E[bank]·√d + PE({}): the input, identical in both sentences\n", money.bank);
   fmt::print("    cos(e in money, e in river)      {:+.3f}\n",
              cosine(e, row_of(river.out.hidden_states.front(), river.bank)));
@@ -88,7 +88,7 @@ void run_contextual_demo(const DemoArgs& args) {
   // Which context words the last layer's heads read into "bank".
   fmt::print("\n  what \"bank\" attends to in the last layer (mean over heads):\n");
   for (const Context2* c : {&money, &river}) {
-    const Tensor<>& a = c->out.attention.back();  // [1, H, L, L]
+    const Tensor<>& a = c->out.attentions.back();  // [1, H, L, L]
     const Index heads = a.dim(1), len = a.dim(2);
     std::string line;
     for (Index j = 0; j < len; ++j) {

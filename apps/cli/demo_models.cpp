@@ -26,7 +26,7 @@ lang::Vocabulary vocabulary_of(const std::vector<std::string>& words, const std:
 
 DemoModel from_checkpoint(train::Checkpoint c, std::string name, std::string source) {
   lang::Vocabulary vocabulary = vocabulary_of(c.vocabulary, name);
-  return {std::move(name), std::move(source), train::Transformer(c.config, std::move(c.parameters)),
+  return {std::move(name), std::move(source), Transformer(c.config, std::move(c.parameters)),
           std::move(vocabulary), c.step};
 }
 

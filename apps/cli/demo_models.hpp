@@ -6,7 +6,7 @@
 #include <string>
 
 #include "mha/train/checkpoint.hpp"
-#include "mha/train/transformer.hpp"
+#include "mha/models/transformer.hpp"
 #include "mha/lang/vocabulary.hpp"
 
 namespace mha::cli {
@@ -14,7 +14,7 @@ namespace mha::cli {
 struct DemoModel {
   std::string name;    // "built-in 4-head model" or the file path
   std::string source;  // where it comes from, for the header line
-  train::Transformer model;
+  Transformer model;
   lang::Vocabulary vocabulary;
   Index trained_steps = 0;
 };

@@ -65,7 +65,7 @@ Index focus_position(const DemoArgs& args, const Sentence& s) {
 
 struct Run {
   const DemoModel* model;
-  train::EncoderOutput out;  // attention per layer: [1, H, L, L]
+  EncoderOutput out;  // attentions per layer: [1, H, L, L]
 };
 
 // The model's attention tables on the sentence, with each layer's queries and keys for the head
@@ -73,13 +73,14 @@ struct Run {
 Run run_model(const DemoModel& m, const Sentence& s, bool query_key, const Context& ctx) {
   const auto len = static_cast<Index>(s.ids.size());
   const TensorView<const std::int64_t> ids(s.ids.data(), {1, len});
-  return {&m, m.model.forward({.ids = ids, .padding = {}, .targets = {}},
-                              {.attention = true, .query_key = query_key}, ctx)};
+  return {&m, m.model.encode({.input_ids = ids},
+                             {.output_hidden_states = false, .output_attentions = true, .output_query_key = query_key},
+                             ctx)};
 }
 
 // [H, L, L] of layer l (0-based) of a batch-of-one run.
 TensorView<const float> layer_tables(const Run& r, Index l) {
-  const Tensor<>& a = r.out.attention[static_cast<std::size_t>(l)];
+  const Tensor<>& a = r.out.attentions[static_cast<std::size_t>(l)];
   return {a.data(), {a.dim(1), a.dim(2), a.dim(3)}};
 }
 
@@ -110,7 +111,7 @@ void print_focus_rows(const std::vector<Run>& runs, const Sentence& s, Index foc
   }
   fmt::print("{}\n", header);
   for (const Run& r : runs) {
-    const train::TransformerConfig& c = r.model->model.config();
+    const TransformerConfig& c = r.model->model.config();
     for (Index l = 0; l < c.num_layers; ++l) {
       const TensorView<const float> tables = layer_tables(r, l);
       for (Index h = 0; h < c.num_heads; ++h) {
@@ -125,7 +126,7 @@ void print_focus_rows(const std::vector<Run>& runs, const Sentence& s, Index foc
 }
 
 void write_html(const std::string& path, const Run& r, const Sentence& s) {
-  const train::Transformer& model = r.model->model;
+  const Transformer& model = r.model->model;
   viz::HeadViewData view;
   view.title = "mha demo — " + r.model->name + ": " + r.model->vocabulary.decode(s.ids);
   view.tokens = s.tokens;
@@ -140,7 +141,7 @@ void write_html(const std::string& path, const Run& r, const Sentence& s) {
 nlohmann::json trace_of(const std::vector<Run>& runs, const Sentence& s, Index focus) {
   nlohmann::json models = nlohmann::json::array();
   for (const Run& r : runs) {
-    const train::TransformerConfig& c = r.model->model.config();
+    const TransformerConfig& c = r.model->model.config();
     nlohmann::json layers = nlohmann::json::array();
     for (Index l = 0; l < c.num_layers; ++l) {
       nlohmann::json heads = nlohmann::json::array();
@@ -150,7 +151,7 @@ nlohmann::json trace_of(const std::vector<Run>& runs, const Sentence& s, Index f
     }
     models.push_back({{"name", r.model->name},
                       {"source", r.model->source},
-                      {"config", nlohmann::json::parse(train::config_to_json(c))},
+                      {"config", nlohmann::json::parse(config_to_json(c))},
                       {"trained_steps", r.model->trained_steps},
                       {"attention", layers}});
   }
@@ -177,7 +178,7 @@ void run_trained_demo(const DemoArgs& args) {
   std::vector<Run> runs;
   for (const DemoModel& m : models)  // the head view shows the first model
     runs.push_back(run_model(m, s, runs.empty() && !args.html.empty(), ctx));
-  const train::TransformerConfig& main = models.front().model.config();
+  const TransformerConfig& main = models.front().model.config();
   const Index layer = args.layer == 0 ? main.num_layers : args.layer;
   if (layer > main.num_layers)
     throw_invalid("--layer", "in [1, " + std::to_string(main.num_layers) + "]", std::to_string(layer));
@@ -188,7 +189,7 @@ void run_trained_demo(const DemoArgs& args) {
                m.name, m.source, m.model.config().num_layers, m.model.config().d_model,
                m.model.config().num_heads, m.model.config().num_heads == 1 ? "" : "s",
                m.model.config().d_model / m.model.config().num_heads,
-               grouped(train::parameter_count(m.model.config())), m.trained_steps);
+               grouped(parameter_count(m.model.config())), m.trained_steps);
   if (args.model.empty())
     fmt::print("        trained on the attachment language (docs/language.md) by "
                "scripts/train_demo_models.sh\n");

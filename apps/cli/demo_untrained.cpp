@@ -25,18 +25,6 @@
 namespace mha::cli {
 namespace {
 
-// A copy of the weights that leaves absent tensors absent (copying an undefined Tensor would give
-// a defined one of shape [], which the layer would take for a present tensor).
-MhaWeights copy_of(const MhaWeights& w) {
-  auto copy = [](const Tensor<>& t) { return t.defined() ? t : Tensor<>{}; };
-  return {copy(w.in_proj_weight), copy(w.q_proj_weight), copy(w.k_proj_weight),
-          copy(w.v_proj_weight),  copy(w.in_proj_bias),  copy(w.out_proj_weight),
-          copy(w.out_proj_bias),  copy(w.bias_k),        copy(w.bias_v)};
-}
-
-
-
-
 void write_trace(const DemoArgs& args, const std::vector<std::string>& tokens, KernelKind kernel,
                  const Tensor<>& single, const Tensor<>& multi) {
   const auto length = static_cast<Index>(tokens.size());
@@ -85,7 +73,7 @@ void run_untrained_demo(const DemoArgs& args) {
   const MultiHeadAttention single =
       MultiHeadAttention::random({.embed_dim = args.d_model, .num_heads = 1}, args.seed);
   const MultiHeadAttention multi({.embed_dim = args.d_model, .num_heads = args.heads},
-                                 copy_of(single.weights()));
+                                 single.weights());
   const Tensor<> x = embed_sentence(tokens, args.d_model, args.seed);
   MhaOptions per_head;
   per_head.need_weights = true;

@@ -93,7 +93,7 @@ HeadsRun train_one(const ExperimentArgs& a, Index heads, Index seed, const Conte
   HeadsRun run;
   run.heads = heads;
   run.seed = seed;
-  run.parameters = train::parameter_count(trainer.config().model);
+  run.parameters = parameter_count(trainer.config().model);
   trainer.run([&](const train::StepReport& r) {
     if (r.evaluation) run.evaluation = *r.evaluation;
     if (show_progress && (r.step % 10 == 0 || r.step == r.total_steps))

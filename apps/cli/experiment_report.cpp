@@ -279,7 +279,7 @@ std::string experiment_markdown(const HeadsExperiment& e, const std::string& svg
       "- every run: {} layer{}, d_model {}, d_ff {}, {}-LN; {} steps of {} sentences; "
       "AdamW, peak lr {}, {} warm-up steps then linear decay to 0; seeds 0 to {}\n",
       c.model.num_layers, c.model.num_layers == 1 ? "" : "s", c.model.d_model, c.model.d_ff,
-      c.model.norm == train::NormPlacement::pre ? "pre" : "post", c.steps, c.batch_size,
+      c.model.norm == NormPlacement::pre ? "pre" : "post", c.steps, c.batch_size,
       c.optimizer.learning_rate, std::min(c.optimizer.warmup_steps, c.steps), s.seeds - 1));
   add(fmt::format("- held-out set: {} examples, {} of them PP nouns\n\n",
                   e.runs.empty() ? 0 : e.runs.front().evaluation.examples,

@@ -39,10 +39,10 @@ TensorView<const float> columns(const Tensor<>& m, Index first, Index width) {
   return {m.data() + first, {m.dim(0), width}, {m.dim(1), 1}};
 }
 // Rows [first, first + count) of a [R, C] weight, or entries [first, first + count) of a bias.
-TensorView<const float> rows(const Tensor<>& w, Index first, Index count) {
+TensorView<const float> rows(const Weight& w, Index first, Index count) {
   return {w.data() + first * w.dim(1), {count, w.dim(1)}};
 }
-TensorView<const float> entries(const Tensor<>& b, Index first, Index count) {
+TensorView<const float> entries(const Weight& b, Index first, Index count) {
   return {b.data() + first, {count}};
 }
 TensorView<const float> as_row(TensorView<const float> b) { return {b.data(), {1, b.dim(0)}}; }

@@ -28,6 +28,7 @@
 #include "demo_models.hpp"
 #include "mha/io/wordpiece.hpp"
 #include "mha/models/bert.hpp"
+#include "mha/models/transformer.hpp"
 #include "mha/viz/attention_links.hpp"
 #include "mha/viz/head_analysis.hpp"
 #include "mha/viz/head_view_html.hpp"
@@ -44,70 +45,61 @@ struct HeadsArgs {
   Index layer = 0;  // 1-based; 0 = the last layer
 };
 
-// The model behind the heads, whichever kind it is.
-struct ModelSummary {
-  Index layers = 0, heads = 0, hidden = 0, head_dim = 0, max_positions = 0;
-};
-
 // What the encoder produced for one sentence.
 struct EncodedSentence {
-  ModelSummary model;
+  EncoderShape model;
   std::vector<std::string> tokens;
   std::vector<std::int64_t> ids;
   std::vector<Tensor<>> attention;        // per layer [H, L, L]
   std::vector<viz::QueryKey> query_key;   // per layer, for --html (empty otherwise)
 };
 
-void check_length(Index length, Index limit, const char* what) {
-  if (length > limit)
-    throw_invalid("--text", fmt::format("at most {} tokens{}", limit, what), std::to_string(length) + " tokens");
-}
+// A model and the sentence in its tokens: the only part that differs between model families.
+struct TokenizedModel {
+  std::unique_ptr<Encoder> model;
+  std::vector<std::string> tokens;
+  std::vector<std::int64_t> ids, token_types;  // token_types empty: the model has no segments
+  const char* limit = "";                       // what bounds the length, for the message
+};
 
 // A Hugging Face BERT folder: WordPiece tokens with [CLS] … [SEP].
-EncodedSentence encode_bert(const HeadsArgs& args, bool need_query_key, const Context& ctx) {
-  const BertModel model = BertModel::load(args.model);
-  const WordPieceTokenizer tokenizer = WordPieceTokenizer::from_folder(args.model);
-  const BertConfig& c = model.config();
-  const WordPieceTokenizer::Encoding encoding = tokenizer.encode(args.text);
-  const auto length = static_cast<Index>(encoding.ids.size());
-  check_length(length, c.max_position_embeddings,
-               " with [CLS] and [SEP] (the model's max_position_embeddings)");
-  Tensor<std::int64_t> ids({1, length}), types({1, length});
-  std::copy(encoding.ids.begin(), encoding.ids.end(), ids.data());
-  std::copy(encoding.token_type_ids.begin(), encoding.token_type_ids.end(), types.data());
-  EncodedSentence out{.model = {c.num_hidden_layers, c.num_attention_heads, c.hidden_size, c.head_dim(),
-                                c.max_position_embeddings},
-                      .tokens = encoding.tokens, .ids = encoding.ids, .attention = {}, .query_key = {}};
-  const BertOutput output = model.forward({.input_ids = ids.view(), .token_type_ids = types.view()},
-                                          {.output_hidden_states = false, .output_attentions = true,
-                                           .output_query_key = need_query_key},
-                                          ctx);
-  for (const Tensor<>& weights : output.attentions)
-    out.attention.push_back(Tensor<>::copy_of(weights.view_as({c.num_attention_heads, length, length})));
-  out.query_key = viz::query_key_per_layer(output.queries, output.keys);
-  return out;
+TokenizedModel tokenize_bert(const HeadsArgs& args) {
+  auto model = std::make_unique<BertModel>(BertModel::load(args.model));
+  WordPieceTokenizer::Encoding encoding = WordPieceTokenizer::from_folder(args.model).encode(args.text);
+  return {std::move(model), std::move(encoding.tokens), std::move(encoding.ids),
+          std::move(encoding.token_type_ids), " with [CLS] and [SEP] (the model's max_position_embeddings)"};
 }
 
 // A model of `mha train` (a checkpoint file, or "demo" / "demo-1-head" for the built-in ones):
 // the words of the attachment language, no special tokens.
-EncodedSentence encode_trained(const HeadsArgs& args, bool need_query_key, const Context& ctx) {
+TokenizedModel tokenize_trained(const HeadsArgs& args) {
   const std::optional<BuiltInModel> built_in = built_in_named(args.model);
-  const DemoModel m = built_in ? load_built_in(*built_in) : load_model_file(args.model, "--model");
-  const train::TransformerConfig& c = m.model.config();
-  EncodedSentence out{.model = {c.num_layers, c.num_heads, c.d_model, c.d_model / c.num_heads, c.max_length},
-                      .tokens = {}, .ids = m.vocabulary.encode(args.text, "--text"), .attention = {},
-                      .query_key = {}};
-  const auto length = static_cast<Index>(out.ids.size());
-  if (length == 0) throw_invalid("--text", "at least one word", "'" + args.text + "'");
-  check_length(length, c.max_length, " (the model's max_length)");
-  for (const std::int64_t id : out.ids) out.tokens.push_back(m.vocabulary.word(id));
-  const TensorView<const std::int64_t> ids(out.ids.data(), {1, length});
-  const train::EncoderOutput output = m.model.forward(
-      {.ids = ids, .padding = {}, .targets = {}}, {.attention = true, .query_key = need_query_key}, ctx);
-  for (Index l = 0; l < c.num_layers; ++l)
-    out.attention.push_back(
-        Tensor<>::copy_of(output.attention[static_cast<std::size_t>(l)].view_as({c.num_heads, length, length})));
-  out.query_key = viz::query_key_per_layer(output.queries, output.keys);
+  DemoModel m = built_in ? load_built_in(*built_in) : load_model_file(args.model, "--model");
+  TokenizedModel t{.model = nullptr, .tokens = {}, .ids = m.vocabulary.encode(args.text, "--text"),
+                   .token_types = {}, .limit = " (the model's max_length)"};
+  if (t.ids.empty()) throw_invalid("--text", "at least one word", "'" + args.text + "'");
+  for (const std::int64_t id : t.ids) t.tokens.push_back(m.vocabulary.word(id));
+  t.model = std::make_unique<Transformer>(std::move(m.model));
+  return t;
+}
+
+EncodedSentence encode(const TokenizedModel& t, bool need_query_key, const Context& ctx) {
+  const EncoderShape shape = t.model->shape();
+  const auto length = static_cast<Index>(t.ids.size());
+  if (length > shape.max_positions)
+    throw_invalid("--text", fmt::format("at most {} tokens{}", shape.max_positions, t.limit),
+                  std::to_string(length) + " tokens");
+  const TensorView<const std::int64_t> ids(t.ids.data(), {1, length});
+  const TensorView<const std::int64_t> types =
+      t.token_types.empty() ? TensorView<const std::int64_t>{}
+                            : TensorView<const std::int64_t>(t.token_types.data(), {1, length});
+  const EncoderOutput output = t.model->encode(
+      {.input_ids = ids, .token_type_ids = types},
+      {.output_hidden_states = false, .output_attentions = true, .output_query_key = need_query_key}, ctx);
+  EncodedSentence out{.model = shape, .tokens = t.tokens, .ids = t.ids, .attention = {},
+                      .query_key = viz::query_key_per_layer(output.queries, output.keys)};
+  for (const Tensor<>& weights : output.attentions)
+    out.attention.push_back(Tensor<>::copy_of(weights.view_as({shape.heads, length, length})));
   return out;
 }
 
@@ -211,9 +203,8 @@ void run_heads(const HeadsArgs& args) {
   if (!args.html.empty()) check_output_directory(args.html, "--html");
   const Context ctx{.kernel = resolve_kernel(args.kernel)};
   const viz::ColorMode color = resolve_color(args.color);
-  const EncodedSentence s = bert ? encode_bert(args, !args.html.empty(), ctx)
-                                 : encode_trained(args, !args.html.empty(), ctx);
-  const ModelSummary& config = s.model;
+  const EncodedSentence s = encode(bert ? tokenize_bert(args) : tokenize_trained(args), !args.html.empty(), ctx);
+  const EncoderShape& config = s.model;
   const Index layers = config.layers;
   const Index layer = args.layer == 0 ? layers : args.layer;
   if (layer < 1 || layer > layers)

@@ -1,6 +1,6 @@
 #include "sentence_input.hpp"
 
-#include "mha/train/functional.hpp"
+#include "mha/layers/positional_encoding.hpp"
 
 #include <cctype>
 #include <cmath>
@@ -74,7 +74,7 @@ Tensor<> word_embedding(std::string_view word, Index d_model, std::uint64_t seed
 
 Tensor<> embed_sentence(std::span<const std::string> tokens, Index d_model, std::uint64_t seed) {
   const auto length = static_cast<Index>(tokens.size());
-  Tensor<> x = train::sinusoidal_positions(length, d_model);
+  Tensor<> x = sinusoidal_positions(length, d_model);
   for (Index i = 0; i < length; ++i) {
     const Tensor<> e = word_embedding(tokens[static_cast<std::size_t>(i)], d_model, seed);
     for (Index dim = 0; dim < d_model; ++dim) x(i, dim) += e(dim);

@@ -4,7 +4,7 @@
 //   x_i    = e(token_i) + PE(i)                                          [L, d_model]
 //   e(w)   = d_model values ~ N(0, 1), drawn from a generator seeded by hash(w) and the seed, so
 //            the same word always gets the same vector (a static, untrained embedding)
-//   PE(i)  = mha::train::sinusoidal_positions: the sinusoidal positional encoding of "Attention Is All You Need" §3.5:
+//   PE(i)  = mha::sinusoidal_positions (mha/layers/positional_encoding.hpp): the sinusoidal positional encoding of "Attention Is All You Need" §3.5:
 //            PE(i, 2k) = sin(i / 10000^(2k/d_model)),  PE(i, 2k+1) = cos(i / 10000^(2k/d_model))
 #pragma once
 

@@ -86,8 +86,8 @@ void run_train(const TrainArgs& a) {
   const train::TrainingConfig& c = trainer.config();
   fmt::print("mha train: {} layers, d_model {}, {} heads of {}, d_ff {}, {}-LN, {} parameters\n",
              c.model.num_layers, c.model.d_model, c.model.num_heads, c.model.d_model / c.model.num_heads,
-             c.model.d_ff, c.model.norm == train::NormPlacement::pre ? "pre" : "post",
-             train::parameter_count(c.model));
+             c.model.d_ff, c.model.norm == NormPlacement::pre ? "pre" : "post",
+             parameter_count(c.model));
   fmt::print("           {} steps of {} sentences, lr {} (warm-up {}), seed {}, {} threads, kernel {}{}\n",
              c.steps, c.batch_size, c.optimizer.learning_rate, c.optimizer.warmup_steps, c.seed,
              ctx.threads, kernel_name(ctx.kernel),

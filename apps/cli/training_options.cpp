@@ -59,7 +59,7 @@ train::TrainingConfig training_config(const TrainingOptions& o) {
   c.model.num_heads = o.heads;
   c.model.num_layers = o.layers;
   c.model.d_ff = o.d_ff > 0 ? o.d_ff : 4 * o.d_model;
-  c.model.norm = o.norm == "pre" ? train::NormPlacement::pre : train::NormPlacement::post;
+  c.model.norm = o.norm == "pre" ? NormPlacement::pre : NormPlacement::post;
   c.model.activation = parse_activation(o.activation, "--activation");
   c.optimizer.learning_rate = o.lr;
   c.optimizer.weight_decay = o.weight_decay;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <random>
+#include <span>
 
 #include "mha/core/tensor.hpp"
 
@@ -10,8 +11,8 @@ namespace mha {
 
 // Uniform in [−bound, bound) from the top 53 bits of a 64-bit Mersenne Twister: the same values
 // on every platform, unlike std::uniform_real_distribution.
-inline void fill_uniform(Tensor<>& t, double bound, std::mt19937_64& rng) {
-  for (float& x : t.values()) {
+inline void fill_uniform(std::span<float> values, double bound, std::mt19937_64& rng) {
+  for (float& x : values) {
     const double unit = static_cast<double>(rng() >> 11) * 0x1.0p-53;
     x = static_cast<float>((2.0 * unit - 1.0) * bound);
   }

@@ -26,6 +26,28 @@ double activate(Activation activation, double x) {
   return x;
 }
 
+double slope(Activation activation, double x) {
+  switch (activation) {
+    case Activation::gelu: {
+      const double cdf = 0.5 * std::erfc(-x / std::numbers::sqrt2);
+      const double pdf = std::exp(-0.5 * x * x) / std::sqrt(2 * std::numbers::pi);
+      return cdf + x * pdf;
+    }
+    case Activation::gelu_tanh: {
+      const double c = std::sqrt(2 / std::numbers::pi), a = 0.044715;
+      const double t = std::tanh(c * (x + a * x * x * x));
+      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * a * x * x);
+    }
+    case Activation::quick_gelu: {
+      const double k = 1.702, sig = 1 / (1 + std::exp(-k * x));
+      return sig + k * x * sig * (1 - sig);
+    }
+    case Activation::relu:
+      return x > 0 ? 1.0 : 0.0;
+  }
+  return 0.0;
+}
+
 }  // namespace
 
 Activation parse_activation(std::string_view name, std::string_view argument) {
@@ -55,6 +77,13 @@ std::string_view activation_name(Activation activation) {
 
 void apply_activation(Activation activation, std::span<float> values) {
   for (float& v : values) v = static_cast<float>(activate(activation, v));
+}
+
+void activation_backward(Activation activation, std::span<const float> x, std::span<float> grad) {
+  if (grad.size() != x.size())
+    throw_invalid("grad", std::to_string(x.size()) + " values (like x)", std::to_string(grad.size()));
+  for (std::size_t i = 0; i < x.size(); ++i)
+    grad[i] = static_cast<float>(slope(activation, x[i]) * grad[i]);
 }
 
 }  // namespace mha

@@ -12,10 +12,19 @@ FeedForward::FeedForward(Linear intermediate, Activation activation, Linear outp
         std::to_string(output_.in_features()));
 }
 
-Tensor<> FeedForward::forward(TensorView<const float> x, const Context& ctx) const {
-  Tensor<> hidden = intermediate_.forward(x, ctx);
+Tensor<> FeedForward::forward(TensorView<const float> x, const Context& ctx,
+                              FeedForwardTape* tape) const {
+  Tensor<> hidden = intermediate_.forward(x, ctx, tape ? &tape->intermediate : nullptr);
+  if (tape) tape->pre_activation = hidden;
   apply_activation(activation_, hidden.values());
-  return output_.forward(hidden.view(), ctx);
+  return output_.forward(hidden.view(), ctx, tape ? &tape->output : nullptr);
+}
+
+Tensor<> FeedForward::backward(const FeedForwardTape& tape, TensorView<const float> grad_y,
+                               const FeedForwardGradients& grads, const Context& ctx) const {
+  Tensor<> grad_hidden = output_.backward(tape.output, grad_y, grads.output, ctx);
+  activation_backward(activation_, tape.pre_activation.values(), grad_hidden.values());
+  return intermediate_.backward(tape.intermediate, grad_hidden.view(), grads.intermediate, ctx);
 }
 
 }  // namespace mha

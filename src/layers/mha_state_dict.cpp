@@ -107,19 +107,11 @@ MultiHeadAttention load_mha_state_dict(const SafetensorsFile& file,
 
 void add_mha_state_dict(SafetensorsWriter& writer, const MhaWeights& weights,
                         std::string_view prefix) {
-  const std::pair<const char*, const Tensor<>*> entries[] = {
-      {"in_proj_weight", &weights.in_proj_weight},
-      {"q_proj_weight", &weights.q_proj_weight},
-      {"k_proj_weight", &weights.k_proj_weight},
-      {"v_proj_weight", &weights.v_proj_weight},
-      {"in_proj_bias", &weights.in_proj_bias},
-      {"out_proj.weight", &weights.out_proj_weight},
-      {"out_proj.bias", &weights.out_proj_bias},
-      {"bias_k", &weights.bias_k},
-      {"bias_v", &weights.bias_v},
-  };
-  for (const auto& [name, tensor] : entries)
-    if (tensor->defined()) writer.add(std::string(prefix) + name, tensor->view());
+  for_each_mha_tensor(
+      [&](const char* name, const Weight& tensor) {
+        if (tensor.defined()) writer.add(std::string(prefix) + name, tensor.view());
+      },
+      weights);
 }
 
 }  // namespace mha

@@ -82,12 +82,12 @@ MultiHeadAttention MultiHeadAttention::random(MhaConfig config, std::uint64_t se
   // Xavier-uniform bound sqrt(6 / (fan_in + fan_out)), as PyTorch initialises in_proj_weight.
   auto xavier = [&](Shape shape) {
     Tensor<> t(shape);
-    fill_uniform(t, std::sqrt(6.0 / static_cast<double>(shape[0] + shape[1])), rng);
+    fill_uniform(t.values(), std::sqrt(6.0 / static_cast<double>(shape[0] + shape[1])), rng);
     return t;
   };
   auto small = [&](Shape shape) {
     Tensor<> t(std::move(shape));
-    fill_uniform(t, 0.1, rng);
+    fill_uniform(t.values(), 0.1, rng);
     return t;
   };
   MhaWeights w;
@@ -108,6 +108,22 @@ MultiHeadAttention MultiHeadAttention::random(MhaConfig config, std::uint64_t se
     w.bias_v = small({1, 1, kv_width});
   }
   return {c, std::move(w)};
+}
+
+MhaTensors<Tensor<>> copy_weights(const MhaWeights& weights) {
+  MhaTensors<Tensor<>> copy;
+  for_each_mha_tensor([](const char*, const Weight& from, Tensor<>& to) {
+                        if (from.defined()) to = Tensor<>::copy_of(from.view());
+                      },
+                      weights, copy);
+  return copy;
+}
+
+MhaWeights owned_weights(MhaTensors<Tensor<>> tensors) {
+  MhaWeights weights;
+  for_each_mha_tensor([](const char*, Tensor<>& from, Weight& to) { to = Weight(std::move(from)); },
+                      tensors, weights);
+  return weights;
 }
 
 }  // namespace mha

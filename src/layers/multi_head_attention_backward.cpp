@@ -15,22 +15,30 @@ using mha_views::heads;
 using mha_views::rows;
 using mha_views::slice;
 
-// Σ_b dx[b, row, :]: the gradient of a [1, 1, width] parameter repeated at one row of each batch.
-Tensor<> sum_over_batch(const Tensor<>& dx, Index row) {
+// into[0, 0, :] = Σ_b dx[b, row, :]: the gradient of a [1, 1, width] parameter repeated at one
+// row of each batch.
+void sum_over_batch(const Tensor<>& dx, Index row, const TensorView<float>& into) {
   const Index batch = dx.dim(0), width = dx.dim(2);
-  Tensor<> sum({1, 1, width});
   for (Index x = 0; x < width; ++x) {
     double acc = 0.0;
     for (Index b = 0; b < batch; ++b) acc += dx(b, row, x);
-    sum(0, 0, x) = static_cast<float>(acc);
+    into(0, 0, x) = static_cast<float>(acc);
   }
-  return sum;
+}
+
+// A weight gradient view must match its weight: present exactly where the weight is.
+void check_gradient(const Weight& weight, const TensorView<float>& grad, const char* name) {
+  if (weight.defined() != grad.defined() || (weight.defined() && grad.shape() != weight.shape()))
+    throw_invalid(std::string("into.") + name,
+                  weight.defined() ? "a view of shape " + shape_str(weight.shape()) : "no view (the layer has no " + std::string(name) + ")",
+                  grad.defined() ? "shape " + shape_str(grad.shape()) : "none");
 }
 
 }  // namespace
 
-MhaGradients backward(const MultiHeadAttention& layer, const MhaTape& tape,
-                      TensorView<const float> grad_output, const Context& ctx) {
+MhaInputGradients backward(const MultiHeadAttention& layer, const MhaTape& tape,
+                           TensorView<const float> grad_output, const MhaWeightGradients& into,
+                           const Context& ctx) {
   const MhaConfig& c = layer.config();
   const MhaWeights& w = layer.weights();
   if (grad_output.shape() != tape.output_shape)
@@ -39,19 +47,21 @@ MhaGradients backward(const MultiHeadAttention& layer, const MhaTape& tape,
   const Index batch = tape.query.dim(0), len = tape.query.dim(1), src_len = tape.key.dim(1);
   const Index e = c.embed_dim, h = c.num_heads, kv_heads = c.num_kv_heads, d = layer.head_dim();
   const Index kv_width = kv_heads * d, kv_len = tape.k.dim(1);
-  MhaGradients g;
+  for_each_mha_tensor([](const char* name, const Weight& weight,
+                          const TensorView<float>& grad) { check_gradient(weight, grad, name); },
+                      w, into);
+  const MhaWeightGradients& g = into;
+  MhaInputGradients result;
 
   // 3⁻¹. Output projection: dW_O = dYᵀ·concat, db_O = Σ dY, d concat = dY·W_O.
   const TensorView<const float> grad_y = batch_first(grad_output, tape.batch_first);
   Tensor<> grad_concat({batch, len, e});
-  g.out_proj_weight = Tensor<>(w.out_proj_weight.shape());
-  if (w.out_proj_bias.defined()) g.out_proj_bias = Tensor<>(w.out_proj_bias.shape());
   linear_backward({.x = tape.concat.view(),
                    .weight = w.out_proj_weight.view(),
                    .grad_y = grad_y,
                    .grad_x = grad_concat.view(),
-                   .grad_weight = g.out_proj_weight.view(),
-                   .grad_bias = g.out_proj_bias.view()},
+                   .grad_weight = g.out_proj_weight,
+                   .grad_bias = g.out_proj_bias},
                   ctx);
 
   // 2⁻¹. Attention: dq, dk, dv from the recomputed probabilities.
@@ -69,49 +79,57 @@ MhaGradients backward(const MultiHeadAttention& layer, const MhaTape& tape,
                       .dropout = tape.dropout},
                      ctx);
   if (c.add_bias_kv) {  // bias_k / bias_v were key/value position S of every batch
-    g.bias_k = sum_over_batch(grad_k, src_len);
-    g.bias_v = sum_over_batch(grad_v, src_len);
+    sum_over_batch(grad_k, src_len, g.bias_k);
+    sum_over_batch(grad_v, src_len, g.bias_v);
   }
 
   // 1⁻¹. Input projections, over the S real key/value rows only.
   const bool packed = w.in_proj_weight.defined();
-  if (packed)
-    g.in_proj_weight = Tensor<>(w.in_proj_weight.shape());
-  else {
-    g.q_proj_weight = Tensor<>(w.q_proj_weight.shape());
-    g.k_proj_weight = Tensor<>(w.k_proj_weight.shape());
-    g.v_proj_weight = Tensor<>(w.v_proj_weight.shape());
-  }
-  if (w.in_proj_bias.defined()) g.in_proj_bias = Tensor<>(w.in_proj_bias.shape());
   const TensorView<const float> in_w = w.in_proj_weight.view();
-  const TensorView<float> grad_in_w = g.in_proj_weight.view(), grad_in_b = g.in_proj_bias.view();
-  g.d_query = Tensor<>(tape.query_shape);
-  g.d_key = Tensor<>(tape.key_shape);
-  g.d_value = Tensor<>(tape.value_shape);
+  const TensorView<float> grad_in_w = g.in_proj_weight, grad_in_b = g.in_proj_bias;
+  result.d_query = Tensor<>(tape.query_shape);
+  result.d_key = Tensor<>(tape.key_shape);
+  result.d_value = Tensor<>(tape.value_shape);
   const Shape kv_strides = {kv_len * kv_width, kv_width, 1};
   linear_backward({.x = tape.query.view(),
                    .weight = packed ? rows(in_w, 0, e) : w.q_proj_weight.view(),
                    .grad_y = grad_q.view(),
-                   .grad_x = batch_first(g.d_query.view(), tape.batch_first),
-                   .grad_weight = packed ? rows(grad_in_w, 0, e) : g.q_proj_weight.view(),
+                   .grad_x = batch_first(result.d_query.view(), tape.batch_first),
+                   .grad_weight = packed ? rows(grad_in_w, 0, e) : g.q_proj_weight,
                    .grad_bias = slice(grad_in_b, 0, e)},
                   ctx);
   linear_backward(
       {.x = tape.key.view(),
        .weight = packed ? rows(in_w, e, kv_width) : w.k_proj_weight.view(),
        .grad_y = TensorView<const float>(grad_k.data(), {batch, src_len, kv_width}, kv_strides),
-       .grad_x = batch_first(g.d_key.view(), tape.batch_first),
-       .grad_weight = packed ? rows(grad_in_w, e, kv_width) : g.k_proj_weight.view(),
+       .grad_x = batch_first(result.d_key.view(), tape.batch_first),
+       .grad_weight = packed ? rows(grad_in_w, e, kv_width) : g.k_proj_weight,
        .grad_bias = slice(grad_in_b, e, kv_width)},
       ctx);
   linear_backward(
       {.x = tape.value.view(),
        .weight = packed ? rows(in_w, e + kv_width, kv_width) : w.v_proj_weight.view(),
        .grad_y = TensorView<const float>(grad_v.data(), {batch, src_len, kv_width}, kv_strides),
-       .grad_x = batch_first(g.d_value.view(), tape.batch_first),
-       .grad_weight = packed ? rows(grad_in_w, e + kv_width, kv_width) : g.v_proj_weight.view(),
+       .grad_x = batch_first(result.d_value.view(), tape.batch_first),
+       .grad_weight = packed ? rows(grad_in_w, e + kv_width, kv_width) : g.v_proj_weight,
        .grad_bias = slice(grad_in_b, e + kv_width, kv_width)},
       ctx);
+  return result;
+}
+
+MhaGradients backward(const MultiHeadAttention& layer, const MhaTape& tape,
+                      TensorView<const float> grad_output, const Context& ctx) {
+  const MhaWeights& w = layer.weights();
+  MhaGradients g;
+  MhaWeightGradients into;
+  for_each_mha_tensor(
+      [](const char*, const Weight& weight, Tensor<>& grad, TensorView<float>& view) {
+        if (!weight.defined()) return;
+        grad = Tensor<>(weight.shape());
+        view = grad.view();
+      },
+      w, static_cast<MhaTensors<Tensor<>>&>(g), into);
+  static_cast<MhaInputGradients&>(g) = backward(layer, tape, grad_output, into, ctx);
   return g;
 }
 

@@ -127,17 +127,18 @@ BertEmbeddings read_embeddings(const BertTensorReader& r, const BertConfig& c) {
 MultiHeadAttention read_attention(const BertTensorReader& r, const std::string& at,
                                   const BertConfig& c) {
   const Index e = c.hidden_size;
-  MhaWeights w;
-  w.in_proj_weight = Tensor<>({3 * e, e});
-  w.in_proj_bias = Tensor<>({3 * e});
+  Tensor<> in_proj_weight({3 * e, e}), in_proj_bias({3 * e});
   Index part = 0;
   for (const char* which : {"query", "key", "value"}) {
     const Tensor<> weight = r.param(at + "self." + which + ".weight", {e, e});
     const Tensor<> bias = r.param(at + "self." + which + ".bias", {e});
-    std::copy_n(weight.data(), e * e, w.in_proj_weight.data() + part * e * e);
-    std::copy_n(bias.data(), e, w.in_proj_bias.data() + part * e);
+    std::copy_n(weight.data(), e * e, in_proj_weight.data() + part * e * e);
+    std::copy_n(bias.data(), e, in_proj_bias.data() + part * e);
     ++part;
   }
+  MhaWeights w;
+  w.in_proj_weight = std::move(in_proj_weight);
+  w.in_proj_bias = std::move(in_proj_bias);
   w.out_proj_weight = r.param(at + "output.dense.weight", {e, e});
   w.out_proj_bias = r.param(at + "output.dense.bias", {e});
   return {{.embed_dim = e, .num_heads = c.num_attention_heads, .batch_first = true}, std::move(w)};

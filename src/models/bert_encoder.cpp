@@ -30,22 +30,6 @@ void check_layer(const BertLayer& layer, const BertConfig& c, const std::string&
   expect_shape(layer.output_norm.weight().shape(), {e}, at + ".output_norm");
 }
 
-// attention_mask (1 = attend, 0 = padding) → block flags (1 = padding), PyTorch's
-// key_padding_mask polarity.
-BoolTensor padding_flags(TensorView<const std::int64_t> attention_mask) {
-  BoolTensor flags(attention_mask.shape());
-  for (Index b = 0; b < attention_mask.dim(0); ++b)
-    for (Index j = 0; j < attention_mask.dim(1); ++j) {
-      const std::int64_t m = attention_mask(b, j);
-      if (m != 0 && m != 1)
-        throw_invalid(
-            "attention_mask", "values 0 (padding) or 1 (attend)",
-            std::to_string(m) + " at [" + std::to_string(b) + ", " + std::to_string(j) + "]");
-      flags(b, j) = m == 0 ? 1 : 0;
-    }
-  return flags;
-}
-
 }  // namespace
 
 BertModel::BertModel(BertConfig config, BertEmbeddings embeddings, std::vector<BertLayer> layers)
@@ -116,7 +100,10 @@ BertOutput BertModel::forward(const BertInput& input, const BertForwardOptions& 
 
   BertOutput out;
   for (const BertLayer& layer : layers_) {
-    if (options.output_hidden_states) out.hidden_states.push_back(hidden);
+    if (options.output_hidden_states) {
+      out.hidden_states.push_back(hidden);
+      out.attention_inputs.push_back(hidden);
+    }
     MhaOutput attended = layer.attention.forward(hidden.view(), hidden.view(), hidden.view(),
                                                  attention_options, layer_ctx);
     const Tensor<> u = layer.attention_norm.forward(attended.output.view(), hidden.view());
@@ -131,6 +118,17 @@ BertOutput BertModel::forward(const BertInput& input, const BertForwardOptions& 
   if (options.output_hidden_states) out.hidden_states.push_back(hidden);
   out.last_hidden_state = std::move(hidden);
   return out;
+}
+
+EncoderShape BertModel::shape() const {
+  const BertConfig& c = config_;
+  return {.layers = c.num_hidden_layers, .heads = c.num_attention_heads, .hidden = c.hidden_size,
+          .head_dim = c.head_dim(), .max_positions = c.max_position_embeddings};
+}
+
+EncoderOutput BertModel::encode(const EncoderInput& input, const EncoderRequest& request,
+                                const Context& ctx) const {
+  return forward(input, request, ctx);
 }
 
 }  // namespace mha

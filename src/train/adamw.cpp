@@ -4,26 +4,13 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 namespace mha::train {
 namespace {
 
-Parameters zeros_like(const Parameters& params) {
-  Parameters zeros;
-  for (const auto& [name, t] : params) zeros.emplace(name, Tensor<>(t.shape()));
-  return zeros;
-}
-
-void check_like(const Parameters& expected, const Parameters& given, const char* what) {
-  if (given.size() != expected.size())
-    throw_invalid(what, std::to_string(expected.size()) + " tensors", std::to_string(given.size()));
-  for (const auto& [name, t] : expected) {
-    const auto it = given.find(name);
-    if (it == given.end()) throw_invalid(std::string(what) + " " + name, "present", "missing");
-    if (it->second.shape() != t.shape())
-      throw_invalid(std::string(what) + " " + name, "shape " + shape_str(t.shape()),
-                    shape_str(it->second.shape()));
-  }
+void check_like(const TensorStore& expected, const TensorStore& given, const char* what) {
+  check_layout(given, expected.layout(), what);
 }
 
 }  // namespace
@@ -45,8 +32,8 @@ void validate(const AdamWConfig& c) {
   if (std::isnan(c.clip_norm)) throw_invalid("clip_norm", "a number", "nan");
 }
 
-AdamW::AdamW(AdamWConfig config, const Parameters& params)
-    : config_(config), m_(zeros_like(params)), v_(zeros_like(params)) {
+AdamW::AdamW(AdamWConfig config, const TensorStore& params)
+    : config_(config), m_(params.shared_layout()), v_(params.shared_layout()) {
   validate(config_);
 }
 
@@ -59,12 +46,15 @@ double AdamW::learning_rate(Index step) const {
   return config_.learning_rate * std::max(0.0, (total - t) / (total - warmup));
 }
 
-double AdamW::step(Parameters& params, const Parameters& grads) {
+double AdamW::step(TensorStore& params, const TensorStore& grads) {
   check_like(m_, params, "params");
   check_like(m_, grads, "grads");
+  const std::vector<Index> order = m_.layout().by_name();
   double squares = 0;
-  for (const auto& [name, g] : grads)
-    for (const float x : g.values()) squares += static_cast<double>(x) * x;
+  for (const Index i : order) {
+    const TensorView<const float> g = grads[i];
+    for (Index k = 0; k < g.numel(); ++k) squares += static_cast<double>(g.data()[k]) * g.data()[k];
+  }
   const double norm = std::sqrt(squares);
   const double clip = config_.clip_norm > 0 && norm > config_.clip_norm ? config_.clip_norm / norm : 1.0;
 
@@ -72,25 +62,24 @@ double AdamW::step(Parameters& params, const Parameters& grads) {
   const double lr = learning_rate(step_);
   const double c1 = 1 - std::pow(config_.beta1, static_cast<double>(step_));
   const double c2 = 1 - std::pow(config_.beta2, static_cast<double>(step_));
-  for (auto& [name, theta] : params) {
-    const Tensor<>& g = grads.at(name);
-    Tensor<>& m = m_.at(name);
-    Tensor<>& v = v_.at(name);
+  for (const Index i : order) {
+    const TensorView<float> theta = params[i], m = m_[i], v = v_[i];
+    const TensorView<const float> g = grads[i];
     const double decay = theta.rank() >= 2 ? config_.weight_decay : 0.0;
-    for (Index i = 0; i < theta.numel(); ++i) {
-      const double gi = g.data()[i] * clip;
-      const double mi = config_.beta1 * m.data()[i] + (1 - config_.beta1) * gi;
-      const double vi = config_.beta2 * v.data()[i] + (1 - config_.beta2) * gi * gi;
-      m.data()[i] = static_cast<float>(mi);
-      v.data()[i] = static_cast<float>(vi);
-      const double update = (mi / c1) / (std::sqrt(vi / c2) + config_.epsilon) + decay * theta.data()[i];
-      theta.data()[i] = static_cast<float>(theta.data()[i] - lr * update);
+    for (Index k = 0; k < theta.numel(); ++k) {
+      const double gi = g.data()[k] * clip;
+      const double mi = config_.beta1 * m.data()[k] + (1 - config_.beta1) * gi;
+      const double vi = config_.beta2 * v.data()[k] + (1 - config_.beta2) * gi * gi;
+      m.data()[k] = static_cast<float>(mi);
+      v.data()[k] = static_cast<float>(vi);
+      const double update = (mi / c1) / (std::sqrt(vi / c2) + config_.epsilon) + decay * theta.data()[k];
+      theta.data()[k] = static_cast<float>(theta.data()[k] - lr * update);
     }
   }
   return norm;
 }
 
-void AdamW::restore(Index steps_done, Parameters m, Parameters v) {
+void AdamW::restore(Index steps_done, TensorStore m, TensorStore v) {
   if (steps_done < 0) throw_invalid("steps_done", ">= 0", std::to_string(steps_done));
   check_like(m_, m, "first moments");
   check_like(v_, v, "second moments");

@@ -10,16 +10,40 @@ namespace {
 constexpr const char* kMoment1 = "optimizer.m.";
 constexpr const char* kMoment2 = "optimizer.v.";
 
+// The store of `layout` whose tensors are read from `file` under prefix + name.
+TensorStore read_store(const SafetensorsFile& file, const std::shared_ptr<const TensorLayout>& layout,
+                       const std::string& prefix) {
+  TensorStore store(layout);
+  for (Index i = 0; i < layout->size(); ++i) {
+    const TensorLayout::Entry& e = layout->entry(i);
+    const std::string name = prefix + e.name;
+    if (!file.contains(name)) throw_invalid(name, "a tensor of shape " + shape_str(e.shape), "missing");
+    const Tensor<> t = file.read_f32(name);
+    if (t.shape() != e.shape) throw_invalid(name, "shape " + shape_str(e.shape), shape_str(t.shape()));
+    std::copy_n(t.data(), t.numel(), store[i].data());
+  }
+  return store;
+}
+
+// Adds every tensor of the store, in name order, under prefix + name.
+void add_store(SafetensorsWriter& w, const TensorStore& store, const std::string& prefix) {
+  for (const Index i : store.layout().by_name())
+    w.add(prefix + store.layout().entry(i).name, store[i]);
+}
+
 SafetensorsWriter writer_for(const Checkpoint& c) {
-  check_parameters(c.config, c.parameters);
+  const TransformerTensors tensors = transformer_tensors(c.config);
+  check_layout(c.parameters, *tensors.layout, "parameters");
   if (static_cast<Index>(c.vocabulary.size()) != c.config.vocab_size)
     throw_invalid("vocabulary", std::to_string(c.config.vocab_size) + " words (vocab_size)",
                   std::to_string(c.vocabulary.size()));
   SafetensorsWriter w;
-  for (const auto& [name, t] : c.parameters) w.add(name, t.view());
+  add_store(w, c.parameters, "");
   if (c.optimizer) {
-    for (const auto& [name, t] : c.optimizer->first_moments) w.add(kMoment1 + name, t.view());
-    for (const auto& [name, t] : c.optimizer->second_moments) w.add(kMoment2 + name, t.view());
+    check_layout(c.optimizer->first_moments, *tensors.layout, "first moments");
+    check_layout(c.optimizer->second_moments, *tensors.layout, "second moments");
+    add_store(w, c.optimizer->first_moments, kMoment1);
+    add_store(w, c.optimizer->second_moments, kMoment2);
   }
   w.set_metadata("mha.config", config_to_json(c.config));
   w.set_metadata("mha.vocabulary", nlohmann::json(c.vocabulary).dump());
@@ -74,24 +98,21 @@ Checkpoint load_checkpoint(const SafetensorsFile& file) {
   c.step = parse_count(metadata(file, "mha.step"), "mha.step");
   c.training_json = metadata(file, "mha.training");
 
+  const TransformerTensors tensors = transformer_tensors(c.config);
   bool has_optimizer = false;
   for (const std::string& name : file.names()) {
     if (name.starts_with(kMoment1) || name.starts_with(kMoment2)) {
       has_optimizer = true;
       continue;
     }
-    c.parameters.emplace(name, file.read_f32(name));
+    if (!tensors.layout->find(name)) throw_invalid(name, "no such parameter in this config", "an extra tensor");
   }
-  check_parameters(c.config, c.parameters);
+  c.parameters = read_store(file, tensors.layout, "");
   if (has_optimizer) {
     OptimizerState state;
     state.steps_done = parse_count(metadata(file, "mha.optimizer_steps"), "mha.optimizer_steps");
-    for (const auto& [name, t] : c.parameters) {
-      state.first_moments.emplace(name, file.read_f32(kMoment1 + name));
-      state.second_moments.emplace(name, file.read_f32(kMoment2 + name));
-    }
-    check_parameters(c.config, state.first_moments);
-    check_parameters(c.config, state.second_moments);
+    state.first_moments = read_store(file, tensors.layout, kMoment1);
+    state.second_moments = read_store(file, tensors.layout, kMoment2);
     c.optimizer = std::move(state);
   }
   return c;

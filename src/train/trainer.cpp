@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "mha/train/functional.hpp"
+#include "mha/train/loss_and_gradients.hpp"
 
 namespace mha::train {
 namespace {
@@ -39,17 +39,19 @@ TrainingConfig completed(TrainingConfig c, const lang::AttachmentGrammar& gramma
 }
 
 struct BatchTensors {
-  Tensor<std::int64_t> ids, targets;
-  Tensor<std::uint8_t> padding;
-  Batch batch() const { return {ids.view(), padding.view(), targets.view()}; }
+  Tensor<std::int64_t> ids, targets, attention_mask;
+  Batch batch() const {
+    return {.input = {.input_ids = ids.view(), .attention_mask = attention_mask.view()}, .targets = targets.view()};
+  }
 };
 
 BatchTensors tensors_of(const MaskedBatch& b) {
   BatchTensors t{Tensor<std::int64_t>({b.batch, b.length}), Tensor<std::int64_t>({b.batch, b.length}),
-                 Tensor<std::uint8_t>({b.batch, b.length})};
+                 Tensor<std::int64_t>({b.batch, b.length})};
   std::copy(b.inputs.begin(), b.inputs.end(), t.ids.data());
   std::copy(b.targets.begin(), b.targets.end(), t.targets.data());
-  std::copy(b.padding.begin(), b.padding.end(), t.padding.data());
+  std::transform(b.padding.begin(), b.padding.end(), t.attention_mask.data(),
+                 [](std::uint8_t pad) { return pad ? std::int64_t{0} : std::int64_t{1}; });
   return t;
 }
 
@@ -108,7 +110,8 @@ Evaluation evaluate(const Transformer& model, std::span<const EvalExample> examp
   Evaluation e;
   if (examples.empty()) return e;
   const BatchTensors t = tensors_of(eval_batch(examples));
-  const EncoderOutput out = model.forward(t.batch(), {}, ctx);
+  const TransformerOutput out = model.forward(
+      t.batch().input, {.output_hidden_states = false, .output_attentions = false, .output_query_key = false}, ctx);
   const Index vocab = model.config().vocab_size, length = t.ids.dim(1);
   double loss = 0, mass = 0, two_loss = 0, two_mass = 0;
   Index correct = 0, valid = 0, two_correct = 0, two_valid = 0;
@@ -153,7 +156,7 @@ Evaluation evaluate(const Transformer& model, std::span<const EvalExample> examp
 }
 
 Trainer::Trainer(TrainingConfig config, const lang::AttachmentGrammar& grammar, const Context& ctx,
-                 Parameters params)
+                 TensorStore params)
     : config_(completed(std::move(config), grammar)),
       grammar_(grammar),
       ctx_(ctx),
@@ -192,8 +195,8 @@ StepReport Trainer::train_step() {
   std::mt19937_64 rng(step_seed);
   const MaskedBatch sampled = sample_masked_batch(grammar_, config_.batch_size, rng, config_.mask_probability);
   const BatchTensors t = tensors_of(sampled);
-  const Transformer::LossAndGradients lg = model_.loss_and_gradients(
-      t.batch(), {.rate = config_.attention_dropout, .seed = step_seed}, ctx_);
+  const LossAndGradients lg = loss_and_gradients(
+      model_, t.batch(), {.rate = config_.attention_dropout, .seed = step_seed}, ctx_);
   StepReport r;
   r.grad_norm = optimizer_.step(model_.mutable_parameters(), lg.gradients);
   r.step = step();

@@ -125,7 +125,7 @@ TEST(CliExperiment, EachRunIsTheMhaTrainRunWithTheSameFlags) {
   const train::Checkpoint c = train::load_checkpoint(model);
   const train::TrainingConfig config = train::training_from_json(c.training_json);
   const lang::AttachmentGrammar grammar;
-  const train::Transformer transformer(c.config, c.parameters);
+  const Transformer transformer(c.config, c.parameters);
   const Context ctx{
       // both commands' default --kernel, and --threads 1
       .kernel = KernelKind::cpu,

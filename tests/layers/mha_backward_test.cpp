@@ -78,8 +78,8 @@ Tensor<> finite_difference(Tensor<>* target, const std::function<double()>& eval
 // Every weight and input gradient of `layer` against finite differences.
 void expect_matches_finite_differences(const MultiHeadAttention& layer, Inputs in) {
   const MhaGradients g = backward(layer, train_forward(layer, in).tape, in.grad_output.view());
-  MhaWeights w = layer.weights();
-  const auto with_weights = [&] { return loss(MultiHeadAttention(layer.config(), w), in); };
+  MhaTensors<Tensor<>> w = copy_weights(layer.weights());
+  const auto with_weights = [&] { return loss(MultiHeadAttention(layer.config(), owned_weights(w)), in); };
   const auto with_inputs = [&] { return loss(layer, in); };
   const std::vector<std::tuple<std::string, Tensor<>*, const Tensor<>*, std::function<double()>>>
       checks = {{"in_proj_weight", &w.in_proj_weight, &g.in_proj_weight, with_weights},
@@ -159,7 +159,7 @@ TEST(MhaBackward, GroupedQueryEqualsRepeatedKvHeadsSummedOverTheGroup) {
   const MultiHeadAttention gqa = MultiHeadAttention::random(gc, 6);
   const Index e = 8, d = 2, group = 2, kv_width = 4;
   const MhaWeights& w = gqa.weights();
-  MhaWeights fw = w;
+  MhaTensors<Tensor<>> fw = copy_weights(w);
   fw.k_proj_weight = Tensor<>({e, 5});
   fw.v_proj_weight = Tensor<>({e, 7});
   fw.in_proj_bias = Tensor<>({3 * e});
@@ -179,7 +179,7 @@ TEST(MhaBackward, GroupedQueryEqualsRepeatedKvHeadsSummedOverTheGroup) {
   }
   MhaConfig fc = gc;
   fc.num_kv_heads = 4;
-  const MultiHeadAttention full(fc, fw);
+  const MultiHeadAttention full(fc, owned_weights(fw));
   Inputs in = random_inputs(gqa.config(), 2, 3, 4, 60);
   Tensor<std::uint8_t> padding({2, 4});
   padding(1, 0) = padding(1, 3) = 1;

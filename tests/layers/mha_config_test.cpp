@@ -190,7 +190,7 @@ TEST(MhaWeights, ConstructorChecksTheConfigToo) {
                            {"embed_dim: expected a multiple of num_heads (2), got 9"}));
 }
 
-void expect_same_tensor(const Tensor<>& a, const Tensor<>& b, const char* name) {
+void expect_same_tensor(const Weight& a, const Weight& b, const char* name) {
   ASSERT_EQ(a.defined(), b.defined()) << name;
   if (!a.defined()) return;
   ASSERT_EQ(a.shape(), b.shape()) << name;
@@ -224,7 +224,7 @@ TEST(MhaRandom, DifferentSeedsDifferentWeightsWithinXavierBounds) {
     differ += a.in_proj_weight.data()[n] != b.in_proj_weight.data()[n] ? 1 : 0;
   EXPECT_GT(differ, a.in_proj_weight.numel() / 2);
   const double bound = std::sqrt(6.0 / (24 + 8));  // Xavier-uniform for [24, 8]
-  for (const float x : a.in_proj_weight.values()) EXPECT_LE(std::abs(x), bound);
+  for (Index n = 0; n < a.in_proj_weight.numel(); ++n) EXPECT_LE(std::abs(a.in_proj_weight.data()[n]), bound);
 }
 
 }  // namespace

@@ -335,7 +335,7 @@ TEST(MhaSemantics, GqaEqualsPlainLayerWithRepeatedKvProjections) {
   const Index e = 8, heads = 4, kv_heads = 2, d = 2, group = heads / kv_heads;
   const MultiHeadAttention gqa = MultiHeadAttention::random({.embed_dim = e, .num_heads = heads, .num_kv_heads = kv_heads}, 160);
   const MhaWeights& g = gqa.weights();
-  MhaWeights full;
+  MhaTensors<Tensor<>> full;
   full.in_proj_weight = Tensor<>({3 * e, e});
   full.in_proj_bias = Tensor<>({3 * e});
   for (Index row = 0; row < 3 * e; ++row) {
@@ -347,9 +347,9 @@ TEST(MhaSemantics, GqaEqualsPlainLayerWithRepeatedKvProjections) {
     for (Index col = 0; col < e; ++col) full.in_proj_weight(row, col) = g.in_proj_weight(source, col);
     full.in_proj_bias(row) = g.in_proj_bias(source);
   }
-  full.out_proj_weight = g.out_proj_weight;
-  full.out_proj_bias = g.out_proj_bias;
-  const MultiHeadAttention plain({.embed_dim = e, .num_heads = heads}, std::move(full));
+  full.out_proj_weight = Tensor<>::copy_of(g.out_proj_weight.view());
+  full.out_proj_bias = Tensor<>::copy_of(g.out_proj_bias.view());
+  const MultiHeadAttention plain({.embed_dim = e, .num_heads = heads}, owned_weights(std::move(full)));
   const Tensor<> q = random_tensor({3, 2, e}, 161), kv = random_tensor({5, 2, e}, 162);
   const MhaOptions o = per_head_weights();
   const MhaOutput a = gqa.forward(q.view(), kv.view(), kv.view(), o);

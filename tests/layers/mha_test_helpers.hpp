@@ -30,8 +30,8 @@ struct NaiveMhaOutput {
 };
 
 // y[b, n, o] = Σ_i x[b, n, i]·W[o, i] + bias[o]   (W rows first … first + rows of `w`)
-inline Tensor<> naive_project(const Tensor<>& x, const Tensor<>& w, Index first, Index rows,
-                              const Tensor<>& bias, Index bias_first) {
+inline Tensor<> naive_project(const Tensor<>& x, const Weight& w, Index first, Index rows,
+                              const Weight& bias, Index bias_first) {
   Tensor<> y({x.dim(0), x.dim(1), rows});
   for (Index b = 0; b < x.dim(0); ++b)
     for (Index n = 0; n < x.dim(1); ++n)

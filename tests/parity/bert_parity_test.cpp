@@ -10,7 +10,7 @@
 #include <iostream>
 #include <string>
 
-#include "parity/bert_fixture.hpp"
+#include "models/bert_fixture.hpp"
 #include "testing/allclose.hpp"
 
 namespace mha {

@@ -80,7 +80,7 @@ struct Projection {
 
 // Row block `index` (0 = Q, 1 = K, 2 = V) of the packed or separate input projections.
 Projection input_projection(const MhaWeights& w, int index, Index embed_dim) {
-  const Tensor<>& separate = index == 0   ? w.q_proj_weight
+  const Weight& separate = index == 0   ? w.q_proj_weight
                              : index == 1 ? w.k_proj_weight
                                           : w.v_proj_weight;
   Projection p;
@@ -177,7 +177,7 @@ TEST_P(MhaParity, Projections) {
 
   const Index batch = c_.batch(), d = e / heads;
   if (c_.config.add_bias_kv) {  // key/value position S holds bias_k / bias_v in every batch
-    const auto every_batch = [&](const Tensor<>& b) {
+    const auto every_batch = [&](const Weight& b) {
       return TensorView<const float>(b.data(), {batch, heads, 1, d}, {0, d, d, 1});
     };
     expect_close("intermediate.k (bias_k)", every_batch(c_.weights.bias_k),

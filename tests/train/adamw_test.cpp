@@ -1,5 +1,10 @@
 // AdamW: the schedule, one update worked out by hand, clipping, and decay on matrices only.
+#include <algorithm>
 #include <cmath>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -8,8 +13,18 @@
 namespace mha::train {
 namespace {
 
+// A store holding `tensors` (name, values), in that order.
+TensorStore store_of(const std::vector<std::pair<std::string, Tensor<>>>& tensors) {
+  auto layout = std::make_shared<TensorLayout>();
+  for (const auto& [name, t] : tensors) layout->add(name, t.shape());
+  TensorStore store(layout);
+  for (std::size_t i = 0; i < tensors.size(); ++i)
+    std::copy_n(tensors[i].second.data(), tensors[i].second.numel(), store[static_cast<Index>(i)].data());
+  return store;
+}
+
 TEST(AdamW, WarmupThenLinearDecayToZero) {
-  const Parameters none;
+  const TensorStore none = store_of({});
   const AdamW opt({.learning_rate = 1.0, .warmup_steps = 4, .total_steps = 12}, none);
   EXPECT_DOUBLE_EQ(opt.learning_rate(1), 0.25);
   EXPECT_DOUBLE_EQ(opt.learning_rate(4), 1.0);
@@ -19,12 +34,9 @@ TEST(AdamW, WarmupThenLinearDecayToZero) {
 }
 
 TEST(AdamW, FirstStepMovesByLearningRateTimesSignPlusDecay) {
-  Parameters params;
-  params.emplace("w", Tensor<>({1, 2}, {1.0f, -2.0f}));
-  params.emplace("b", Tensor<>({2}, {0.5f, 0.5f}));
-  Parameters grads;
-  grads.emplace("w", Tensor<>({1, 2}, {0.1f, -0.3f}));
-  grads.emplace("b", Tensor<>({2}, {0.2f, 0.0f}));
+  TensorStore params = store_of({{"w", Tensor<>({1, 2}, {1.0f, -2.0f})}, {"b", Tensor<>({2}, {0.5f, 0.5f})}});
+  const TensorStore grads =
+      store_of({{"w", Tensor<>({1, 2}, {0.1f, -0.3f})}, {"b", Tensor<>({2}, {0.2f, 0.0f})}});
   AdamW opt({.learning_rate = 0.01, .weight_decay = 0.1, .warmup_steps = 0, .total_steps = 100,
              .clip_norm = 0},
             params);
@@ -39,10 +51,8 @@ TEST(AdamW, FirstStepMovesByLearningRateTimesSignPlusDecay) {
 }
 
 TEST(AdamW, ClipsTheGlobalNormAndReportsItBeforeClipping) {
-  Parameters params;
-  params.emplace("a", Tensor<>({2}, {0, 0}));
-  Parameters grads;
-  grads.emplace("a", Tensor<>({2}, {3, 4}));
+  TensorStore params = store_of({{"a", Tensor<>({2}, {0, 0})}});
+  const TensorStore grads = store_of({{"a", Tensor<>({2}, {3, 4})}});
   AdamW opt({.warmup_steps = 0, .clip_norm = 1.0}, params);
   EXPECT_DOUBLE_EQ(opt.step(params, grads), 5.0);
   // m after one step = (1 − β₁)·g·(1/5).
@@ -51,12 +61,15 @@ TEST(AdamW, ClipsTheGlobalNormAndReportsItBeforeClipping) {
 }
 
 TEST(AdamW, MismatchedGradientsAndBadSettingsAreNamed) {
-  Parameters params;
-  params.emplace("a", Tensor<>({2}));
-  Parameters grads;
-  grads.emplace("a", Tensor<>({3}));
+  TensorStore params = store_of({{"a", Tensor<>({2})}});
+  const TensorStore grads = store_of({{"a", Tensor<>({3})}});
   AdamW opt({}, params);
-  EXPECT_THROW(opt.step(params, grads), Error);
+  try {
+    opt.step(params, grads);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("a: expected shape [2], got [3]"), std::string::npos) << e.what();
+  }
   try {
     AdamW bad({.warmup_steps = 20, .total_steps = 10}, params);
     FAIL() << "no error";

@@ -16,21 +16,18 @@ Checkpoint sample_checkpoint(bool with_optimizer) {
   c.training_json = R"({"seed":1})";
   if (with_optimizer) {
     AdamW opt({}, c.parameters);
-    Parameters grads = c.parameters;  // any gradient will do
-    Parameters params = c.parameters;
+    const TensorStore grads = c.parameters;  // any gradient will do
+    TensorStore params = c.parameters;
     opt.step(params, grads);
     c.optimizer = OptimizerState{opt.steps_done(), opt.first_moments(), opt.second_moments()};
   }
   return c;
 }
 
-void expect_same(const Parameters& a, const Parameters& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, t] : a) {
-    const Tensor<>& u = b.at(name);
-    ASSERT_EQ(t.shape(), u.shape()) << name;
-    for (Index i = 0; i < t.numel(); ++i) ASSERT_EQ(t.data()[i], u.data()[i]) << name;
-  }
+void expect_same(const TensorStore& a, const TensorStore& b) {
+  ASSERT_TRUE(a.layout() == b.layout());
+  for (Index i = 0; i < a.size(); ++i)
+    for (Index k = 0; k < a[i].numel(); ++k) ASSERT_EQ(a[i].data()[k], b[i].data()[k]) << a.layout().entry(i).name;
 }
 
 TEST(Checkpoint, RoundTripsModelOptimizerAndMetadata) {

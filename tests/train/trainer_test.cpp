@@ -19,11 +19,11 @@ TrainingConfig tiny(Index steps) {
   return c;
 }
 
-void expect_identical(const Parameters& a, const Parameters& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, t] : a)
-    for (Index i = 0; i < t.numel(); ++i)
-      ASSERT_EQ(t.data()[i], b.at(name).data()[i]) << name << " element " << i;
+void expect_identical(const TensorStore& a, const TensorStore& b) {
+  ASSERT_TRUE(a.layout() == b.layout());
+  for (Index t = 0; t < a.size(); ++t)
+    for (Index i = 0; i < a[t].numel(); ++i)
+      ASSERT_EQ(a[t].data()[i], b[t].data()[i]) << a.layout().entry(t).name << " element " << i;
 }
 
 const Context kCtx{.kernel = KernelKind::cpu, .threads = 1};

@@ -5,6 +5,10 @@
 //                                                             "gelu_fast"
 //   quick_gelu  x·σ(1.702·x)                                  "quick_gelu"
 //   relu        max(x, 0)                                     "relu"
+// Their derivatives, for backward:
+//   gelu' = Φ(x) + x·φ(x);  gelu_tanh' = 0.5·(1 + t) + 0.5·x·(1 − t²)·c·(1 + 3a·x²) with
+//   t = tanh(c·(x + a·x³)), c = √(2/π), a = 0.044715;  quick_gelu' = σ(kx) + k·x·σ(kx)·(1 − σ(kx))
+//   with k = 1.702;  relu' = [x > 0]
 #pragma once
 
 #include <cstdint>
@@ -23,5 +27,9 @@ std::string_view activation_name(Activation activation);
 
 // Applies the activation in place (computed in float64, rounded once).
 void apply_activation(Activation activation, std::span<float> values);
+
+// Backward in place: grad ← act'(x)·grad, x the pre-activation (computed in float64, rounded
+// once). Throws mha::Error unless both spans have the same length.
+void activation_backward(Activation activation, std::span<const float> x, std::span<float> grad);
 
 }  // namespace mha

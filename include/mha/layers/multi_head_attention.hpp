@@ -21,6 +21,7 @@
 #include "mha/core/tensor.hpp"
 #include "mha/kernels/attention.hpp"
 #include "mha/kernels/attention_backward.hpp"  // AttentionDropout
+#include "mha/layers/weight.hpp"
 
 namespace mha {
 
@@ -37,18 +38,36 @@ struct MhaConfig {
 };
 
 // Weights in PyTorch's state_dict layout. With Hkv = num_kv_heads and D = head_dim, the key and
-// value projections have Hkv·D rows (= E without GQA).
-struct MhaWeights {
-  Tensor<> in_proj_weight;  // [E + 2·Hkv·D, E], rows Q then K then V (only when kdim == vdim == E)
-  Tensor<> q_proj_weight;   // [E, E]        } used instead of in_proj_weight
-  Tensor<> k_proj_weight;   // [Hkv·D, kdim] } (required when kdim or vdim differ from E)
-  Tensor<> v_proj_weight;   // [Hkv·D, vdim] }
-  Tensor<> in_proj_bias;    // [E + 2·Hkv·D]   (bias)
-  Tensor<> out_proj_weight;  // [E, E]
-  Tensor<> out_proj_bias;    // [E]            (bias)
-  Tensor<> bias_k;           // [1, 1, Hkv·D]  (add_bias_kv)
-  Tensor<> bias_v;           // [1, 1, Hkv·D]  (add_bias_kv)
+// value projections have Hkv·D rows (= E without GQA). Each is a Weight (mha/layers/weight.hpp):
+// a tensor the layer owns, or a view into a model's store.
+template <class W>
+struct MhaTensors {
+  W in_proj_weight;   // [E + 2·Hkv·D, E], rows Q then K then V (only when kdim == vdim == E)
+  W q_proj_weight;    // [E, E]        } used instead of in_proj_weight
+  W k_proj_weight;    // [Hkv·D, kdim] } (required when kdim or vdim differ from E)
+  W v_proj_weight;    // [Hkv·D, vdim] }
+  W in_proj_bias;     // [E + 2·Hkv·D]   (bias)
+  W out_proj_weight;  // [E, E]
+  W out_proj_bias;    // [E]            (bias)
+  W bias_k;           // [1, 1, Hkv·D]  (add_bias_kv)
+  W bias_v;           // [1, 1, Hkv·D]  (add_bias_kv)
 };
+using MhaWeights = MhaTensors<Weight>;
+
+// Calls f(state_dict name, the field of each struct…) for the nine tensors, in the order above:
+// the one list of their names.
+template <class F, class... S>
+void for_each_mha_tensor(F&& f, S&... structs) {
+  f("in_proj_weight", structs.in_proj_weight...);
+  f("q_proj_weight", structs.q_proj_weight...);
+  f("k_proj_weight", structs.k_proj_weight...);
+  f("v_proj_weight", structs.v_proj_weight...);
+  f("in_proj_bias", structs.in_proj_bias...);
+  f("out_proj.weight", structs.out_proj_weight...);
+  f("out_proj.bias", structs.out_proj_bias...);
+  f("bias_k", structs.bias_k...);
+  f("bias_v", structs.bias_v...);
+}
 
 struct MhaOptions {
   // (B, S) or (S) unbatched. Block mask: true = padding (PyTorch's convention); or additive.
@@ -102,6 +121,11 @@ class MultiHeadAttention {
   MhaConfig config_;
   MhaWeights weights_;
 };
+
+// Owned, editable copies of a layer's weights (absent stays absent), and such tensors as the
+// weights of a new layer: for experiments that change a weight and rebuild the layer.
+MhaTensors<Tensor<>> copy_weights(const MhaWeights& weights);
+MhaWeights owned_weights(MhaTensors<Tensor<>> tensors);
 
 // Fills a config's defaults (num_kv_heads, kdim, vdim) and checks it; throws mha::Error.
 MhaConfig resolved(MhaConfig config);

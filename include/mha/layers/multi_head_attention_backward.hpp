@@ -39,25 +39,26 @@ struct MhaTape {
   std::shared_ptr<const MaskStorage> mask_storage;
 };
 
-// dL/d(everything the layer reads): the weight gradients have the names and shapes of
-// MhaWeights (defined exactly where the layer's weight is), plus the inputs' gradients in the
-// caller's layout. When one tensor was passed as query, key and value (self-attention), its
-// gradient is d_query + d_key + d_value.
-struct MhaGradients {
-  Tensor<> in_proj_weight;
-  Tensor<> q_proj_weight;
-  Tensor<> k_proj_weight;
-  Tensor<> v_proj_weight;
-  Tensor<> in_proj_bias;
-  Tensor<> out_proj_weight;
-  Tensor<> out_proj_bias;
-  Tensor<> bias_k;
-  Tensor<> bias_v;
+// The inputs' gradients in the caller's layout. When one tensor was passed as query, key and value
+// (self-attention), its gradient is d_query + d_key + d_value.
+struct MhaInputGradients {
   Tensor<> d_query, d_key, d_value;
 };
 
-// The gradients for dL/d output = grad_output (the output's shape). `layer` must be the one
-// whose forward filled `tape`.
+// Where backward writes the weight gradients (overwritten): views of a model's gradient store, or
+// of tensors shaped like the weights; one for each weight the layer has (the others absent).
+using MhaWeightGradients = MhaTensors<TensorView<float>>;
+
+// dL/d(everything the layer reads), owned: the weight gradients have the names and shapes of
+// MhaWeights (defined exactly where the layer's weight is), plus the inputs' gradients.
+struct MhaGradients : MhaTensors<Tensor<>>, MhaInputGradients {};
+
+// The gradients for dL/d output = grad_output (the output's shape), the weights' written into
+// `into`. `layer` must be the one whose forward filled `tape`.
+MhaInputGradients backward(const MultiHeadAttention& layer, const MhaTape& tape,
+                           TensorView<const float> grad_output, const MhaWeightGradients& into,
+                           const Context& ctx = {});
+// The same, into newly allocated tensors.
 MhaGradients backward(const MultiHeadAttention& layer, const MhaTape& tape,
                       TensorView<const float> grad_output, const Context& ctx = {});
 

@@ -31,6 +31,7 @@
 #include "mha/layers/layer_norm.hpp"
 #include "mha/layers/multi_head_attention.hpp"
 #include "mha/models/bert_config.hpp"
+#include "mha/models/encoder.hpp"
 
 namespace mha {
 
@@ -48,30 +49,12 @@ struct BertLayer {
   LayerNorm output_norm;         // output.LayerNorm
 };
 
-struct BertInput {
-  TensorView<const std::int64_t> input_ids{};  // [B, L], ids in [0, vocab_size)
-  TensorView<const std::int64_t>
-      token_type_ids{};  // [B, L] in [0, type_vocab_size); absent = all 0
-  TensorView<const std::int64_t>
-      attention_mask{};  // [B, L], 1 = attend, 0 = padding; absent = all 1
-};
+// BERT reads the encoder's input and request and gives its output (mha/models/encoder.hpp).
+using BertInput = EncoderInput;
+using BertForwardOptions = EncoderRequest;
+using BertOutput = EncoderOutput;
 
-struct BertForwardOptions {
-  bool output_hidden_states = true;  // fill BertOutput::hidden_states
-  bool output_attentions = true;     // fill BertOutput::attentions (needs a second kernel pass)
-  bool output_query_key = false;     // fill BertOutput::queries and keys
-};
-
-struct BertOutput {
-  Tensor<> last_hidden_state;           // [B, L, E]
-  std::vector<Tensor<>> hidden_states;  // N + 1: the embeddings' output, then each layer's
-  std::vector<Tensor<>> attentions;     // N: [B, H, L, L], per head
-  // N each: the projected queries [B, H, L, D] and keys [B, H, L, D] that layer n's attention
-  // computed from hidden_states[n] (MhaOptions::need_query_key)
-  std::vector<Tensor<>> queries, keys;
-};
-
-class BertModel {
+class BertModel final : public Encoder {
  public:
   // Checks that every part has the config's shapes; throws mha::Error naming the part.
   BertModel(BertConfig config, BertEmbeddings embeddings, std::vector<BertLayer> layers);
@@ -93,6 +76,11 @@ class BertModel {
   // max_position_embeddings or a mask value other than 0 and 1. Thread-safe (const).
   BertOutput forward(const BertInput& input, const BertForwardOptions& options = {},
                      const Context& ctx = {}) const;
+
+  // The Encoder interface: forward under its common name.
+  EncoderShape shape() const override;
+  EncoderOutput encode(const EncoderInput& input, const EncoderRequest& request = {},
+                       const Context& ctx = {}) const override;
 
  private:
   BertConfig config_;

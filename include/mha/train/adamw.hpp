@@ -6,11 +6,12 @@
 //   m      ← β₁·m + (1 − β₁)·g,   v ← β₂·v + (1 − β₂)·g²
 //   θ      ← θ − lr_t·( m̂ / (√v̂ + ε) + λ·θ ),   m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ)
 // Weight decay λ applies to matrices only (rank ≥ 2: projections, embeddings, the head), never to
-// biases or LayerNorm gains, as is usual for transformers. Updates run in double, in parameter
-// name order: the result does not depend on thread count.
+// biases or LayerNorm gains, as is usual for transformers. Parameters, gradients and moments are
+// stores of one layout (mha/core/tensor_store.hpp). Updates run in double; ‖g‖₂ sums the tensors
+// in name order, so neither the thread count nor the model's declaration order changes a bit.
 #pragma once
 
-#include "mha/train/transformer.hpp"
+#include "mha/core/tensor_store.hpp"
 
 namespace mha::train {
 
@@ -30,27 +31,27 @@ void validate(const AdamWConfig& config);
 
 class AdamW {
  public:
-  // Zero moments shaped like `params`.
-  AdamW(AdamWConfig config, const Parameters& params);
+  // Zero moments of the layout of `params`.
+  AdamW(AdamWConfig config, const TensorStore& params);
 
   const AdamWConfig& config() const { return config_; }
   Index steps_done() const { return step_; }
   // lr_t for step t (1-based), the schedule above.
   double learning_rate(Index step) const;
 
-  // One update; returns ‖g‖₂ before clipping. grads must have the parameters' names and shapes.
-  double step(Parameters& params, const Parameters& grads);
+  // One update; returns ‖g‖₂ before clipping. params and grads must have the moments' layout.
+  double step(TensorStore& params, const TensorStore& grads);
 
-  // The moments, for checkpoints: "m." + name and "v." + name.
-  const Parameters& first_moments() const { return m_; }
-  const Parameters& second_moments() const { return v_; }
-  // Restores a saved state (shapes checked against the current moments).
-  void restore(Index steps_done, Parameters m, Parameters v);
+  // The moments, for checkpoints.
+  const TensorStore& first_moments() const { return m_; }
+  const TensorStore& second_moments() const { return v_; }
+  // Restores a saved state (layouts checked against the current moments).
+  void restore(Index steps_done, TensorStore m, TensorStore v);
 
  private:
   AdamWConfig config_;
   Index step_ = 0;
-  Parameters m_, v_;
+  TensorStore m_, v_;
 };
 
 }  // namespace mha::train

@@ -1,7 +1,7 @@
 // Training checkpoints as safetensors: the model, optionally the optimizer, and what is needed to
 // use or resume it, in one self-describing file.
 //
-//   tensors    <parameter name>              F32, the model (names: mha/train/transformer.hpp)
+//   tensors    <parameter name>              F32, the model (names: mha/models/transformer.hpp)
 //              optimizer.m.<name>, optimizer.v.<name>   AdamW moments (resumable checkpoints only)
 //   metadata   mha.config      TransformerConfig as JSON
 //              mha.vocabulary  the vocabulary as a JSON array of words (id = index)
@@ -17,18 +17,18 @@
 
 #include "mha/io/safetensors.hpp"
 #include "mha/train/adamw.hpp"
-#include "mha/train/transformer.hpp"
+#include "mha/models/transformer.hpp"
 
 namespace mha::train {
 
 struct OptimizerState {
   Index steps_done = 0;
-  Parameters first_moments, second_moments;
+  TensorStore first_moments, second_moments;  // the parameters' layout
 };
 
 struct Checkpoint {
   TransformerConfig config;
-  Parameters parameters;
+  TensorStore parameters;  // the layout of transformer_tensors(config)
   std::vector<std::string> vocabulary;
   Index step = 0;
   std::string training_json = "{}";

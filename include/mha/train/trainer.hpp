@@ -17,7 +17,7 @@
 #include "mha/lang/attachment_grammar.hpp"
 #include "mha/train/checkpoint.hpp"
 #include "mha/train/masked_batches.hpp"
-#include "mha/train/transformer.hpp"
+#include "mha/models/transformer.hpp"
 
 namespace mha::train {
 
@@ -85,7 +85,7 @@ class Trainer {
 
  private:
   Trainer(TrainingConfig config, const lang::AttachmentGrammar& grammar, const Context& ctx,
-          Parameters params);
+          TensorStore params);
 
   TrainingConfig config_;
   const lang::AttachmentGrammar& grammar_;

@@ -1,13 +1,14 @@
-// TransformerConfig checks and JSON, the parameter list and its seeded initialisation.
+// TransformerConfig checks and JSON, the tensor layout and its seeded initialisation.
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <random>
 #include <string>
 
 #include "core/uniform_fill.hpp"
-#include "mha/train/transformer.hpp"
+#include "mha/models/transformer.hpp"
 
-namespace mha::train {
+namespace mha {
 namespace {
 
 void expect_at_least(Index value, Index least, const char* name) {
@@ -90,75 +91,66 @@ TransformerConfig config_from_json(const std::string& text) {
   return c;
 }
 
-std::vector<std::pair<std::string, Shape>> parameter_shapes(const TransformerConfig& c) {
+TransformerTensors transformer_tensors(const TransformerConfig& c) {
+  validate(c);
   const Index d = c.d_model;
-  std::vector<std::pair<std::string, Shape>> shapes = {{"embedding.weight", {c.vocab_size, d}}};
+  auto layout = std::make_shared<TensorLayout>();
+  TransformerTensors t;
+  t.embedding = layout->add("embedding.weight", {c.vocab_size, d});
   for (Index l = 0; l < c.num_layers; ++l) {
     const std::string p = layer_prefix(l);
-    shapes.insert(shapes.end(), {{p + "self_attn.in_proj_weight", {3 * d, d}},
-                                 {p + "self_attn.in_proj_bias", {3 * d}},
-                                 {p + "self_attn.out_proj.weight", {d, d}},
-                                 {p + "self_attn.out_proj.bias", {d}},
-                                 {p + "linear1.weight", {c.d_ff, d}},
-                                 {p + "linear1.bias", {c.d_ff}},
-                                 {p + "linear2.weight", {d, c.d_ff}},
-                                 {p + "linear2.bias", {d}},
-                                 {p + "norm1.weight", {d}},
-                                 {p + "norm1.bias", {d}},
-                                 {p + "norm2.weight", {d}},
-                                 {p + "norm2.bias", {d}}});
+    TransformerBlockTensors b{};
+    b.in_proj_weight = layout->add(p + "self_attn.in_proj_weight", {3 * d, d});
+    b.in_proj_bias = layout->add(p + "self_attn.in_proj_bias", {3 * d});
+    b.out_proj_weight = layout->add(p + "self_attn.out_proj.weight", {d, d});
+    b.out_proj_bias = layout->add(p + "self_attn.out_proj.bias", {d});
+    b.linear1_weight = layout->add(p + "linear1.weight", {c.d_ff, d});
+    b.linear1_bias = layout->add(p + "linear1.bias", {c.d_ff});
+    b.linear2_weight = layout->add(p + "linear2.weight", {d, c.d_ff});
+    b.linear2_bias = layout->add(p + "linear2.bias", {d});
+    b.norm1_weight = layout->add(p + "norm1.weight", {d});
+    b.norm1_bias = layout->add(p + "norm1.bias", {d});
+    b.norm2_weight = layout->add(p + "norm2.weight", {d});
+    b.norm2_bias = layout->add(p + "norm2.bias", {d});
+    t.layers.push_back(b);
   }
-  if (c.norm == NormPlacement::pre)
-    shapes.insert(shapes.end(), {{"final_norm.weight", {d}}, {"final_norm.bias", {d}}});
-  shapes.insert(shapes.end(), {{"lm_head.weight", {c.vocab_size, d}}, {"lm_head.bias", {c.vocab_size}}});
-  return shapes;
+  if (c.norm == NormPlacement::pre) {
+    t.final_norm_weight = layout->add("final_norm.weight", {d});
+    t.final_norm_bias = layout->add("final_norm.bias", {d});
+  }
+  t.lm_head_weight = layout->add("lm_head.weight", {c.vocab_size, d});
+  t.lm_head_bias = layout->add("lm_head.bias", {c.vocab_size});
+  t.layout = std::move(layout);
+  return t;
 }
 
-Index parameter_count(const TransformerConfig& c) {
-  Index total = 0;
-  for (const auto& [name, shape] : parameter_shapes(c)) total += numel_of(shape);
-  return total;
-}
+Index parameter_count(const TransformerConfig& c) { return transformer_tensors(c).layout->parameter_count(); }
 
-Parameters init_parameters(const TransformerConfig& c, std::uint64_t seed) {
-  validate(c);
+TensorStore init_parameters(const TransformerConfig& c, std::uint64_t seed) {
+  const TransformerTensors t = transformer_tensors(c);
   std::mt19937_64 rng(seed);
-  Parameters params;
-  for (const auto& [name, shape] : parameter_shapes(c)) {
-    Tensor<> t(shape);
-    const bool norm_gain = name.ends_with("norm1.weight") || name.ends_with("norm2.weight") ||
-                           name == "final_norm.weight";
-    if (norm_gain) {
-      for (float& x : t.values()) x = 1.0f;
-    } else if (name == "embedding.weight") {
+  TensorStore params(t.layout);
+  std::vector<bool> gain(static_cast<std::size_t>(t.layout->size()), false);
+  for (const TransformerBlockTensors& b : t.layers)
+    gain[static_cast<std::size_t>(b.norm1_weight)] = gain[static_cast<std::size_t>(b.norm2_weight)] = true;
+  if (t.final_norm_weight >= 0) gain[static_cast<std::size_t>(t.final_norm_weight)] = true;
+  // In declaration order, so the draws do not depend on anything but the config and the seed.
+  for (Index i = 0; i < t.layout->size(); ++i) {
+    const Shape& shape = t.layout->entry(i).shape;
+    const TensorView<float> view = params[i];
+    const std::span<float> values(view.data(), static_cast<std::size_t>(view.numel()));
+    if (gain[static_cast<std::size_t>(i)]) {
+      std::fill(values.begin(), values.end(), 1.0f);
+    } else if (i == t.embedding) {
       // Variance 1/d (uniform with bound √(3/d)), so E[id]·√d has unit-variance entries, on the
       // scale of the positional encoding.
-      fill_uniform(t, std::sqrt(3.0 / static_cast<double>(c.d_model)), rng);
+      fill_uniform(values, std::sqrt(3.0 / static_cast<double>(c.d_model)), rng);
     } else if (shape.size() == 2) {
       // Xavier-uniform: bound √(6 / (fan_in + fan_out)).
-      fill_uniform(t, std::sqrt(6.0 / static_cast<double>(shape[0] + shape[1])), rng);
+      fill_uniform(values, std::sqrt(6.0 / static_cast<double>(shape[0] + shape[1])), rng);
     }  // biases and β stay 0
-    params.emplace(name, std::move(t));
   }
   return params;
 }
 
-void check_parameters(const TransformerConfig& c, const Parameters& params) {
-  validate(c);
-  const auto shapes = parameter_shapes(c);
-  for (const auto& [name, shape] : shapes) {
-    const auto it = params.find(name);
-    if (it == params.end()) throw_invalid(name, "a tensor of shape " + shape_str(shape), "missing");
-    if (!it->second.defined() || it->second.shape() != shape)
-      throw_invalid(name, "shape " + shape_str(shape),
-                    it->second.defined() ? shape_str(it->second.shape()) : "none");
-  }
-  if (params.size() != shapes.size())
-    for (const auto& [name, tensor] : params) {
-      bool known = false;
-      for (const auto& entry : shapes) known = known || entry.first == name;
-      if (!known) throw_invalid(name, "no such parameter in this config", "an extra tensor");
-    }
-}
-
-}  // namespace mha::train
+}  // namespace mha

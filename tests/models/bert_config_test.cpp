@@ -1,7 +1,7 @@
 // config.json parsing: the fixture's values, the defaults, and a named error per kind of mistake.
 #include <gtest/gtest.h>
 
-#include "parity/bert_fixture.hpp"
+#include "models/bert_fixture.hpp"
 #include "testing/expect_error.hpp"
 
 namespace mha {

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "parity/bert_fixture.hpp"
+#include "models/bert_fixture.hpp"
 #include "testing/allclose.hpp"
 #include "testing/expect_error.hpp"
 

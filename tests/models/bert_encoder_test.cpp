@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "parity/bert_fixture.hpp"
+#include "models/bert_fixture.hpp"
 #include "testing/allclose.hpp"
 #include "testing/expect_error.hpp"
 

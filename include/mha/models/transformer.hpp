@@ -1,0 +1,133 @@
+// Transformer: a small transformer encoder with a token-prediction head, trainable end to end —
+// the model `mha train` trains and `mha demo` ships. Built from the layers only.
+//
+//   x⁰ = E[ids]·√d + PE                      token embedding (scaled, "Attention Is All You
+//                                            Need" §3.4) plus sinusoidal positions (§3.5)
+//   post-LN block (the paper):  h = LN₁(x + MHA(x)),      x' = LN₂(h + FFN(h))
+//   pre-LN block:               h = x + MHA(LN₁(x)),      x' = h + FFN(LN₂(h)); LN_f after the last
+//   logits = x_last · W_headᵀ + b_head       [B, L, V]
+//
+// The weights live in one TensorStore the model owns (mha/core/tensor_store.hpp); its layout,
+// declared by transformer_tensors(), names every tensor once, like PyTorch's
+// nn.TransformerEncoderLayer, so a checkpoint reads like a state_dict: embedding.weight,
+// layers.{l}.self_attn.{in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias},
+// layers.{l}.linear1/linear2.{weight, bias}, layers.{l}.norm1/norm2.{weight, bias},
+// final_norm.{weight, bias} (pre-LN only), lm_head.{weight, bias}. The layers of a call view that
+// store, and backward writes a gradient store of the same layout: no weight is copied.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mha/core/context.hpp"
+#include "mha/core/tensor.hpp"
+#include "mha/core/tensor_store.hpp"
+#include "mha/layers/activation.hpp"
+#include "mha/layers/feed_forward.hpp"
+#include "mha/layers/layer_norm.hpp"
+#include "mha/layers/linear_layer.hpp"
+#include "mha/layers/multi_head_attention_backward.hpp"
+#include "mha/models/encoder.hpp"
+
+namespace mha {
+
+enum class NormPlacement : std::uint8_t { post, pre };
+
+struct TransformerConfig {
+  Index vocab_size = 0;
+  Index d_model = 64;
+  Index num_heads = 4;
+  Index num_layers = 2;
+  Index d_ff = 256;
+  Index max_length = 64;  // longest input (the positions are computed, not learned)
+  NormPlacement norm = NormPlacement::pre;
+  Activation activation = Activation::gelu;
+  double layer_norm_eps = 1e-5;
+};
+
+// Throws mha::Error naming the field (e.g. "num_heads", expected "a divisor of d_model 64").
+void validate(const TransformerConfig& config);
+// The config as a JSON object and back (checkpoint metadata "mha.config"); from_json validates.
+std::string config_to_json(const TransformerConfig& config);
+TransformerConfig config_from_json(const std::string& json);
+
+// The model's tensors: indices into its layout (the same for the parameters, the gradients and
+// the optimizer's moments).
+struct TransformerBlockTensors {
+  Index in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias;  // self_attn
+  Index linear1_weight, linear1_bias, linear2_weight, linear2_bias;
+  Index norm1_weight, norm1_bias, norm2_weight, norm2_bias;
+};
+struct TransformerTensors {
+  std::shared_ptr<const TensorLayout> layout;
+  Index embedding = -1;
+  std::vector<TransformerBlockTensors> layers;
+  Index final_norm_weight = -1, final_norm_bias = -1;  // pre-LN only
+  Index lm_head_weight = -1, lm_head_bias = -1;
+};
+// Validates the config and declares every tensor with its name and shape, in a fixed order.
+TransformerTensors transformer_tensors(const TransformerConfig& config);
+// Total element count of all parameters.
+Index parameter_count(const TransformerConfig& config);
+
+// Seeded initialisation: embeddings and the head ~ N(0, 1/d) rows (so E·√d has unit scale),
+// projections Xavier-uniform, biases 0, norms γ = 1, β = 0.
+TensorStore init_parameters(const TransformerConfig& config, std::uint64_t seed);
+
+// What a training forward keeps for backward, per block and for the head.
+struct TransformerBlockTape {
+  LayerNormTape norm1;  // pre-LN: x;      post-LN: x + MHA(x)
+  MhaTape attention;    // its input: LN₁(x) pre-LN, x post-LN
+  LayerNormTape norm2;  // pre-LN: h;      post-LN: h + FFN(h)
+  FeedForwardTape feed_forward;
+};
+struct TransformerTape {
+  Tensor<std::int64_t> ids;
+  std::vector<TransformerBlockTape> blocks;
+  LayerNormTape final_norm;  // pre-LN only
+  LinearTape lm_head;
+};
+
+struct TransformerOutput : EncoderOutput {
+  Tensor<> logits;  // [B, L, V]
+};
+
+class Transformer final : public Encoder {
+ public:
+  // Validates the config and that the parameters have its layout (names, shapes and order);
+  // throws mha::Error naming the first missing, unexpected or mis-shaped tensor.
+  Transformer(TransformerConfig config, TensorStore parameters);
+
+  const TransformerConfig& config() const { return config_; }
+  const TransformerTensors& tensors() const { return tensors_; }
+  const TensorStore& parameters() const { return params_; }
+  // For the optimizer: the layers of later calls read the updated values.
+  TensorStore& mutable_parameters() { return params_; }
+  // A zeroed store of the parameters' layout, for backward.
+  TensorStore zero_gradients() const { return TensorStore(tensors_.layout); }
+
+  // Inference with what `request` asks for, or a training forward: with a tape, keeps what
+  // backward needs and drops attention probabilities by `dropout` (rate 0 = none; seeded per
+  // call, the seed mixed with the layer index). input.token_type_ids must be absent.
+  TransformerOutput forward(const EncoderInput& input, const EncoderRequest& request = {},
+                            const Context& ctx = {}, TransformerTape* tape = nullptr,
+                            const AttentionDropout& dropout = {}) const;
+
+  // Writes dL/d(every parameter) into `gradients` (a store of the parameters' layout, every
+  // tensor overwritten) for dL/d logits = grad_logits, from a training forward's tape.
+  void backward(const TransformerTape& tape, TensorView<const float> grad_logits,
+                TensorStore& gradients, const Context& ctx = {}) const;
+
+  EncoderShape shape() const override;
+  EncoderOutput encode(const EncoderInput& input, const EncoderRequest& request = {},
+                       const Context& ctx = {}) const override;
+
+ private:
+  TransformerConfig config_;
+  TransformerTensors tensors_;
+  TensorStore params_;
+};
+
+}  // namespace mha

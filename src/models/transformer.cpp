@@ -1,0 +1,191 @@
+// Transformer: the forward pass (inference and training) and the backward pass, both built from
+// the layers of one call, which view the model's TensorStore (formulas in
+// mha/models/transformer.hpp). Building them costs a few shape checks and copies no weight.
+#include "mha/models/transformer.hpp"
+
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "mha/layers/embedding.hpp"
+#include "mha/layers/positional_encoding.hpp"
+
+namespace mha {
+namespace {
+
+Tensor<> add(const Tensor<>& a, const Tensor<>& b) {
+  Tensor<> sum(a.shape());
+  for (Index i = 0; i < a.numel(); ++i) sum.data()[i] = a.data()[i] + b.data()[i];
+  return sum;
+}
+
+void add_into(Tensor<>& into, const Tensor<>& x) {
+  for (Index i = 0; i < into.numel(); ++i) into.data()[i] += x.data()[i];
+}
+
+// A block's layers over views of a store (the parameters) and where its gradients go.
+struct Block {
+  MultiHeadAttention attention;
+  LayerNorm norm1;
+  FeedForward feed_forward;
+  LayerNorm norm2;
+};
+
+Weight view_of(const TensorStore& store, Index tensor) { return Weight::borrowed(store[tensor]); }
+
+Block block_of(const TransformerConfig& c, const TransformerBlockTensors& t, const TensorStore& p) {
+  MhaWeights w;
+  w.in_proj_weight = view_of(p, t.in_proj_weight);
+  w.in_proj_bias = view_of(p, t.in_proj_bias);
+  w.out_proj_weight = view_of(p, t.out_proj_weight);
+  w.out_proj_bias = view_of(p, t.out_proj_bias);
+  return {MultiHeadAttention({.embed_dim = c.d_model, .num_heads = c.num_heads, .batch_first = true}, std::move(w)),
+          LayerNorm(view_of(p, t.norm1_weight), view_of(p, t.norm1_bias), c.layer_norm_eps),
+          FeedForward(Linear(view_of(p, t.linear1_weight), view_of(p, t.linear1_bias)), c.activation,
+                      Linear(view_of(p, t.linear2_weight), view_of(p, t.linear2_bias))),
+          LayerNorm(view_of(p, t.norm2_weight), view_of(p, t.norm2_bias), c.layer_norm_eps)};
+}
+
+MhaWeightGradients attention_gradients(const TransformerBlockTensors& t, TensorStore& g) {
+  MhaWeightGradients into;
+  into.in_proj_weight = g[t.in_proj_weight];
+  into.in_proj_bias = g[t.in_proj_bias];
+  into.out_proj_weight = g[t.out_proj_weight];
+  into.out_proj_bias = g[t.out_proj_bias];
+  return into;
+}
+
+}  // namespace
+
+Transformer::Transformer(TransformerConfig config, TensorStore parameters)
+    : config_(config), tensors_(transformer_tensors(config_)), params_(std::move(parameters)) {
+  check_layout(params_, *tensors_.layout, "parameters");
+}
+
+TransformerOutput Transformer::forward(const EncoderInput& input, const EncoderRequest& request,
+                                       const Context& ctx, TransformerTape* tape,
+                                       const AttentionDropout& dropout) const {
+  const TransformerConfig& c = config_;
+  const TensorView<const std::int64_t>& ids = input.input_ids;
+  if (ids.rank() != 2) throw_invalid("input_ids", "a rank-2 tensor [B, L]", shape_str(ids.shape()));
+  if (ids.dim(1) > c.max_length)
+    throw_invalid("input_ids", "at most max_length " + std::to_string(c.max_length) + " positions",
+                  std::to_string(ids.dim(1)));
+  if (input.token_type_ids.defined())
+    throw_invalid("token_type_ids", "none (this model has no segments)", shape_str(input.token_type_ids.shape()));
+  MhaOptions options;
+  options.need_weights = request.output_attentions;
+  options.average_attn_weights = false;
+  options.need_query_key = request.output_query_key;
+  BoolTensor padding;
+  if (input.attention_mask.defined()) {
+    if (input.attention_mask.shape() != ids.shape())
+      throw_invalid("attention_mask", "shape " + shape_str(ids.shape()) + " (like input_ids)",
+                    shape_str(input.attention_mask.shape()));
+    padding = padding_flags(input.attention_mask);
+    options.key_padding_mask = block_mask(padding.view());
+  }
+
+  // x⁰ = E[ids]·√d + PE.
+  const Index batch = ids.dim(0), len = ids.dim(1), d = c.d_model;
+  Tensor<> x = Embedding(view_of(params_, tensors_.embedding)).forward(ids, "input_ids");
+  const Tensor<> pe = sinusoidal_positions(len, d);
+  const double scale = std::sqrt(static_cast<double>(d));
+  for (Index b = 0; b < batch; ++b)
+    for (Index i = 0; i < len; ++i)
+      for (Index k = 0; k < d; ++k) x(b, i, k) = static_cast<float>(x(b, i, k) * scale + pe(i, k));
+
+  TransformerOutput out;
+  if (tape) {
+    tape->ids = Tensor<std::int64_t>::copy_of(ids);
+    tape->blocks.assign(static_cast<std::size_t>(c.num_layers), {});
+  }
+  const bool pre = c.norm == NormPlacement::pre;
+  for (Index l = 0; l < c.num_layers; ++l) {
+    const Block layer = block_of(c, tensors_.layers[static_cast<std::size_t>(l)], params_);
+    TransformerBlockTape* t = tape ? &tape->blocks[static_cast<std::size_t>(l)] : nullptr;
+    AttentionDropout layer_dropout = dropout;
+    layer_dropout.seed = dropout.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(l);
+    if (request.output_hidden_states) out.hidden_states.push_back(x);
+    const Tensor<> attn_in = pre ? layer.norm1.forward(x.view(), t ? &t->norm1 : nullptr) : x;
+    MhaOutput seen = layer.attention.forward(attn_in.view(), attn_in.view(), attn_in.view(), options, ctx,
+                                             t ? &t->attention : nullptr, layer_dropout);
+    Tensor<> h = pre ? add(x, seen.output) : layer.norm1.forward(x.view(), seen.output.view(), t ? &t->norm1 : nullptr);
+    const Tensor<> ffn_in = pre ? layer.norm2.forward(h.view(), t ? &t->norm2 : nullptr) : h;
+    const Tensor<> f = layer.feed_forward.forward(ffn_in.view(), ctx, t ? &t->feed_forward : nullptr);
+    x = pre ? add(h, f) : layer.norm2.forward(h.view(), f.view(), t ? &t->norm2 : nullptr);
+    if (request.output_hidden_states) out.attention_inputs.push_back(attn_in);
+    if (request.output_attentions) out.attentions.push_back(std::move(seen.weights));
+    if (request.output_query_key) {
+      out.queries.push_back(std::move(seen.queries));
+      out.keys.push_back(std::move(seen.keys));
+    }
+  }
+  if (request.output_hidden_states) out.hidden_states.push_back(x);
+  out.last_hidden_state =
+      pre ? LayerNorm(view_of(params_, tensors_.final_norm_weight), view_of(params_, tensors_.final_norm_bias),
+                      c.layer_norm_eps)
+                .forward(x.view(), tape ? &tape->final_norm : nullptr)
+          : std::move(x);
+  out.logits = Linear(view_of(params_, tensors_.lm_head_weight), view_of(params_, tensors_.lm_head_bias))
+                   .forward(out.last_hidden_state.view(), ctx, tape ? &tape->lm_head : nullptr);
+  return out;
+}
+
+void Transformer::backward(const TransformerTape& tape, TensorView<const float> grad_logits,
+                           TensorStore& gradients, const Context& ctx) const {
+  const TransformerConfig& c = config_;
+  check_layout(gradients, *tensors_.layout, "gradients");
+  if (tape.blocks.size() != static_cast<std::size_t>(c.num_layers))
+    throw_invalid("tape", "a training forward's tape (" + std::to_string(c.num_layers) + " blocks)",
+                  std::to_string(tape.blocks.size()) + " blocks");
+  TensorStore& g = gradients;
+  const TransformerTensors& t = tensors_;
+  const bool pre = c.norm == NormPlacement::pre;
+
+  Tensor<> d_x = Linear(view_of(params_, t.lm_head_weight), view_of(params_, t.lm_head_bias))
+                     .backward(tape.lm_head, grad_logits, {g[t.lm_head_weight], g[t.lm_head_bias]}, ctx);
+  if (pre)
+    d_x = LayerNorm(view_of(params_, t.final_norm_weight), view_of(params_, t.final_norm_bias), c.layer_norm_eps)
+              .backward(tape.final_norm, d_x.view(), {g[t.final_norm_weight], g[t.final_norm_bias]});
+
+  for (Index l = c.num_layers - 1; l >= 0; --l) {
+    const TransformerBlockTensors& bt = t.layers[static_cast<std::size_t>(l)];
+    const TransformerBlockTape& tb = tape.blocks[static_cast<std::size_t>(l)];
+    const Block layer = block_of(c, bt, params_);
+    const LayerNormGradients norm1{g[bt.norm1_weight], g[bt.norm1_bias]};
+    const LayerNormGradients norm2{g[bt.norm2_weight], g[bt.norm2_bias]};
+    // Output side: post-LN out = LN₂(h + f); pre-LN out = h + f.
+    const Tensor<> d_f = pre ? d_x : layer.norm2.backward(tb.norm2, d_x.view(), norm2);
+    Tensor<> d_h = d_f;
+    const Tensor<> d_ffn_in = layer.feed_forward.backward(
+        tb.feed_forward, d_f.view(),
+        {{g[bt.linear1_weight], g[bt.linear1_bias]}, {g[bt.linear2_weight], g[bt.linear2_bias]}}, ctx);
+    add_into(d_h, pre ? layer.norm2.backward(tb.norm2, d_ffn_in.view(), norm2) : d_ffn_in);
+    // Attention side: post-LN h = LN₁(x + a); pre-LN h = x + a with a = MHA(LN₁(x)).
+    const Tensor<> d_a = pre ? d_h : layer.norm1.backward(tb.norm1, d_h.view(), norm1);
+    d_x = d_a;
+    const MhaInputGradients ga =
+        mha::backward(layer.attention, tb.attention, d_a.view(), attention_gradients(bt, g), ctx);
+    const Tensor<> d_attn_in = add(add(ga.d_query, ga.d_key), ga.d_value);
+    add_into(d_x, pre ? layer.norm1.backward(tb.norm1, d_attn_in.view(), norm1) : d_attn_in);
+  }
+
+  // x⁰ = E[ids]·√d + PE: position (b, i) hands √d·dx⁰ to its id's row.
+  const double scale = std::sqrt(static_cast<double>(c.d_model));
+  Tensor<> d_rows(d_x.shape());
+  for (Index i = 0; i < d_x.numel(); ++i) d_rows.data()[i] = static_cast<float>(d_x.data()[i] * scale);
+  Embedding(view_of(params_, t.embedding)).backward(tape.ids.view(), d_rows.view(), g[t.embedding]);
+}
+
+EncoderShape Transformer::shape() const {
+  return {.layers = config_.num_layers, .heads = config_.num_heads, .hidden = config_.d_model,
+          .head_dim = config_.d_model / config_.num_heads, .max_positions = config_.max_length};
+}
+
+EncoderOutput Transformer::encode(const EncoderInput& input, const EncoderRequest& request,
+                                  const Context& ctx) const {
+  return forward(input, request, ctx);
+}
+
+}  // namespace mha
