@@ -1,7 +1,5 @@
-// Writing a text output (a report, a figure) so that a reader never sees half of it: the text
-// goes to a temporary file in the destination's directory, is flushed, and is renamed over the
-// destination. rename(2) within one file system is atomic, so the destination holds either its
-// old content or the whole new one, and a failure removes the temporary file.
+// The CLI's text outputs (reports, pages, JSON) written through mha::write_file_atomically
+// (mha/io/atomic_file.hpp), with errors that name the flag that named the file.
 #pragma once
 
 #include <string>

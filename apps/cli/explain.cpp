@@ -38,13 +38,6 @@ constexpr double kTolerance = 1e-5;
 TensorView<const float> columns(const Tensor<>& m, Index first, Index width) {
   return {m.data() + first, {m.dim(0), width}, {m.dim(1), 1}};
 }
-// Rows [first, first + count) of a [R, C] weight, or entries [first, first + count) of a bias.
-TensorView<const float> rows(const Weight& w, Index first, Index count) {
-  return {w.data() + first * w.dim(1), {count, w.dim(1)}};
-}
-TensorView<const float> entries(const Weight& b, Index first, Index count) {
-  return {b.data() + first, {count}};
-}
 TensorView<const float> as_row(TensorView<const float> b) { return {b.data(), {1, b.dim(0)}}; }
 
 // y = x·Wᵀ + b for x: [L, In] (any strides).
@@ -80,12 +73,11 @@ class Explainer {
         "x_i = e(word_i) + PE(i)   (seeded static word vector + sinusoidal position)",
         {labelled("X", x.view(), tokens_, numbered("x", e_))});
 
-    const TensorView<const float> w_q = rows(w.in_proj_weight, 0, e_),
-                                  w_k = rows(w.in_proj_weight, e_, e_),
-                                  w_v = rows(w.in_proj_weight, 2 * e_, e_);
-    const TensorView<const float> b_q = entries(w.in_proj_bias, 0, e_),
-                                  b_k = entries(w.in_proj_bias, e_, e_),
-                                  b_v = entries(w.in_proj_bias, 2 * e_, e_);
+    const ProjectionRows<const float> pq = projection_rows(w, layer_.config(), Projection::query),
+                                      pk = projection_rows(w, layer_.config(), Projection::key),
+                                      pv = projection_rows(w, layer_.config(), Projection::value);
+    const TensorView<const float> w_q = pq.weight, w_k = pk.weight, w_v = pv.weight;
+    const TensorView<const float> b_q = pq.bias, b_k = pk.bias, b_v = pv.bias;
     add("W_Q, W_K, W_V: projection weights",
         fmt::format(
             "rows [0,{0}), [{0},{1}), [{1},{2}) of in_proj_weight, [out, in]; random, seed {3}", e_,

@@ -1,8 +1,4 @@
 // SafetensorsWriter: the reference writer's layout (formats.md §1.3) and an atomic file write.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -12,6 +8,7 @@
 
 #include "io/safetensors_error.hpp"
 #include "io/utf8.hpp"
+#include "mha/io/atomic_file.hpp"
 #include "mha/io/safetensors.hpp"
 
 namespace mha {
@@ -53,60 +50,6 @@ std::vector<std::uint8_t> row_major_bytes(const std::string& name, const TensorV
 }
 
 void little_endian_u64(std::uint64_t value, std::uint8_t* out) { std::memcpy(out, &value, 8); }
-
-// Writes all of `bytes`, retrying short writes and EINTR. Returns false with errno set on error.
-bool write_all(int fd, const std::uint8_t* bytes, std::size_t size) {
-  while (size > 0) {
-    const ssize_t written = ::write(fd, bytes, size);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    bytes += written;
-    size -= static_cast<std::size_t>(written);
-  }
-  return true;
-}
-
-// The temporary file of write(): removed unless release()d after the rename.
-class TempFile {
- public:
-  explicit TempFile(const std::filesystem::path& target) {
-    const std::filesystem::path dir =
-        target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
-    const std::string pattern =
-        (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-    name_.assign(pattern.begin(), pattern.end());
-    name_.push_back('\0');
-    fd_ = ::mkstemp(name_.data());
-    if (fd_ < 0) fail_io(target, "cannot create a temporary file in " + dir.string());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!released_) ::unlink(name_.data());
-  }
-
-  int fd() const { return fd_; }
-  const char* name() const { return name_.data(); }
-  // Flushes to disk and closes; the name stays until rename or the destructor.
-  bool sync_and_close() {
-    const bool ok = ::fsync(fd_) == 0;
-    const int fd = std::exchange(fd_, -1);
-    return ::close(fd) == 0 && ok;
-  }
-  void release() { released_ = true; }
-
-  [[noreturn]] static void fail_io(const std::filesystem::path& target, const std::string& what) {
-    fail(Kind::Io, target.string(), what + ": " + std::strerror(errno));
-  }
-
- private:
-  std::vector<char> name_;
-  int fd_ = -1;
-  bool released_ = false;
-};
 
 }  // namespace
 
@@ -189,20 +132,13 @@ std::vector<std::uint8_t> SafetensorsWriter::bytes() const {
 
 void SafetensorsWriter::write(const std::filesystem::path& path) const {
   const Layout l = layout();
-  TempFile temp(path);
   std::uint8_t length[kLengthPrefixBytes];
   little_endian_u64(l.header.size(), length);
-  bool ok = write_all(temp.fd(), length, sizeof length) &&
-            write_all(temp.fd(), reinterpret_cast<const std::uint8_t*>(l.header.data()),
-                      l.header.size());
-  for (const auto* item : l.order)
-    ok = ok && write_all(temp.fd(), item->second.data.data(), item->second.data.size());
-  if (!ok) TempFile::fail_io(path, "cannot write");
-  // mkstemp creates 0600; a model file is meant to be shared like any other output.
-  if (::fchmod(temp.fd(), 0644) != 0) TempFile::fail_io(path, "cannot set permissions");
-  if (!temp.sync_and_close()) TempFile::fail_io(path, "cannot flush");
-  if (::rename(temp.name(), path.c_str()) != 0) TempFile::fail_io(path, "cannot rename into place");
-  temp.release();
+  std::vector<std::span<const std::uint8_t>> pieces = {
+      {length, sizeof length}, {reinterpret_cast<const std::uint8_t*>(l.header.data()), l.header.size()}};
+  for (const auto* item : l.order) pieces.emplace_back(item->second.data);
+  if (const std::optional<std::string> failure = write_file_atomically(path, pieces))
+    fail(Kind::Io, path.string(), *failure);
 }
 
 }  // namespace mha

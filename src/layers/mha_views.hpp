@@ -1,5 +1,6 @@
 // Views shared by MultiHeadAttention's forward and training passes: the caller's layouts read
-// batch first, [B, L, H·D] rows read as heads, and slices of the packed projection weights.
+// batch first and [B, L, H·D] rows read as heads (the packed projection rows: projection_rows
+// in mha/layers/multi_head_attention.hpp).
 #pragma once
 
 #include "mha/core/tensor.hpp"
@@ -19,18 +20,6 @@ template <class T>
 TensorView<T> heads(T* data, Index batch, Index heads, Index len, Index head_dim,
                     Index row_stride) {
   return {data, {batch, heads, len, head_dim}, {len * row_stride, head_dim, row_stride, 1}};
-}
-
-// Rows first … first + rows of a 2-D tensor, and elements first … first + count of a 1-D one
-// (absent when the tensor is).
-template <class T>
-TensorView<T> rows(TensorView<T> w, Index first, Index count) {
-  return {w.data() + first * w.stride(0), {count, w.dim(1)}, {w.stride(0), w.stride(1)}};
-}
-template <class T>
-TensorView<T> slice(TensorView<T> b, Index first, Index count) {
-  if (!b.defined()) return {};
-  return {b.data() + first * b.stride(0), {count}, {b.stride(0)}};
 }
 
 }  // namespace mha::mha_views

@@ -141,10 +141,9 @@ Projected project_qkv(const MultiHeadAttention& layer, const Sizes& s, TensorVie
                                               s.d, p.q_pitch);
     return p;
   }
-  const bool packed = w.in_proj_weight.defined();
-  const auto wq = packed ? mha_views::rows(in_w, 0, e) : w.q_proj_weight.view();
-  const auto wk = packed ? mha_views::rows(in_w, e, kv_width) : w.k_proj_weight.view();
-  const auto wv = packed ? mha_views::rows(in_w, e + kv_width, kv_width) : w.v_proj_weight.view();
+  const ProjectionRows<const float> wq = projection_rows(w, c, Projection::query),
+                                    wk = projection_rows(w, c, Projection::key),
+                                    wv = projection_rows(w, c, Projection::value);
   float *k_rows = nullptr, *v_rows = nullptr;
   TensorView<const float> xq = s.xq, xk = s.xk, xv = s.xv;
   if (tape) {
@@ -167,11 +166,11 @@ Projected project_qkv(const MultiHeadAttention& layer, const Sizes& s, TensorVie
   }
   p.q_pitch = e;
   const Shape kv_rows_strides = {kv_len * kv_width, kv_width, 1};
-  linear({.x = xq, .weight = wq, .bias = mha_views::slice(in_b, 0, e),
+  linear({.x = xq, .weight = wq.weight, .bias = wq.bias,
           .y = TensorView<float>(p.q_rows, {s.batch, s.len, e})}, ctx);
-  linear({.x = xk, .weight = wk, .bias = mha_views::slice(in_b, e, kv_width),
+  linear({.x = xk, .weight = wk.weight, .bias = wk.bias,
           .y = TensorView<float>(k_rows, {s.batch, s.src_len, kv_width}, kv_rows_strides)}, ctx);
-  linear({.x = xv, .weight = wv, .bias = mha_views::slice(in_b, e + kv_width, kv_width),
+  linear({.x = xv, .weight = wv.weight, .bias = wv.bias,
           .y = TensorView<float>(v_rows, {s.batch, s.src_len, kv_width}, kv_rows_strides)}, ctx);
   // Positions past S: bias_k / bias_v at S when add_bias_kv, then zeros for add_zero_attn.
   for (Index b = 0; b < s.batch; ++b)

@@ -12,8 +12,6 @@ namespace {
 
 using mha_views::batch_first;
 using mha_views::heads;
-using mha_views::rows;
-using mha_views::slice;
 
 // into[0, 0, :] = Σ_b dx[b, row, :]: the gradient of a [1, 1, width] parameter repeated at one
 // row of each batch.
@@ -84,35 +82,38 @@ MhaInputGradients backward(const MultiHeadAttention& layer, const MhaTape& tape,
   }
 
   // 1⁻¹. Input projections, over the S real key/value rows only.
-  const bool packed = w.in_proj_weight.defined();
-  const TensorView<const float> in_w = w.in_proj_weight.view();
-  const TensorView<float> grad_in_w = g.in_proj_weight, grad_in_b = g.in_proj_bias;
   result.d_query = Tensor<>(tape.query_shape);
   result.d_key = Tensor<>(tape.key_shape);
   result.d_value = Tensor<>(tape.value_shape);
   const Shape kv_strides = {kv_len * kv_width, kv_width, 1};
+  const ProjectionRows<const float> wq = projection_rows(w, c, Projection::query),
+                                    wk = projection_rows(w, c, Projection::key),
+                                    wv = projection_rows(w, c, Projection::value);
+  const ProjectionRows<float> gq = projection_rows(g, c, Projection::query),
+                              gk = projection_rows(g, c, Projection::key),
+                              gv = projection_rows(g, c, Projection::value);
   linear_backward({.x = tape.query.view(),
-                   .weight = packed ? rows(in_w, 0, e) : w.q_proj_weight.view(),
+                   .weight = wq.weight,
                    .grad_y = grad_q.view(),
                    .grad_x = batch_first(result.d_query.view(), tape.batch_first),
-                   .grad_weight = packed ? rows(grad_in_w, 0, e) : g.q_proj_weight,
-                   .grad_bias = slice(grad_in_b, 0, e)},
+                   .grad_weight = gq.weight,
+                   .grad_bias = gq.bias},
                   ctx);
   linear_backward(
       {.x = tape.key.view(),
-       .weight = packed ? rows(in_w, e, kv_width) : w.k_proj_weight.view(),
+       .weight = wk.weight,
        .grad_y = TensorView<const float>(grad_k.data(), {batch, src_len, kv_width}, kv_strides),
        .grad_x = batch_first(result.d_key.view(), tape.batch_first),
-       .grad_weight = packed ? rows(grad_in_w, e, kv_width) : g.k_proj_weight,
-       .grad_bias = slice(grad_in_b, e, kv_width)},
+       .grad_weight = gk.weight,
+       .grad_bias = gk.bias},
       ctx);
   linear_backward(
       {.x = tape.value.view(),
-       .weight = packed ? rows(in_w, e + kv_width, kv_width) : w.v_proj_weight.view(),
+       .weight = wv.weight,
        .grad_y = TensorView<const float>(grad_v.data(), {batch, src_len, kv_width}, kv_strides),
        .grad_x = batch_first(result.d_value.view(), tape.batch_first),
-       .grad_weight = packed ? rows(grad_in_w, e + kv_width, kv_width) : g.v_proj_weight,
-       .grad_bias = slice(grad_in_b, e + kv_width, kv_width)},
+       .grad_weight = gv.weight,
+       .grad_bias = gv.bias},
       ctx);
   return result;
 }

@@ -74,25 +74,9 @@ TensorView<const float> key_positions(const Tensor<>& kv, Index first, Index cou
   return {kv.data() + first * d, {kv.dim(0), heads, count, d}, {heads * len * d, len * d, d, 1}};
 }
 
-struct Projection {
-  TensorView<const float> weight, bias;
-};
+using Projected = ProjectionRows<const float>;
 
-// Row block `index` (0 = Q, 1 = K, 2 = V) of the packed or separate input projections.
-Projection input_projection(const MhaWeights& w, int index, Index embed_dim) {
-  const Weight& separate = index == 0   ? w.q_proj_weight
-                             : index == 1 ? w.k_proj_weight
-                                          : w.v_proj_weight;
-  Projection p;
-  if (w.in_proj_weight.defined())
-    p.weight = {w.in_proj_weight.data() + index * embed_dim * embed_dim, {embed_dim, embed_dim}};
-  else
-    p.weight = separate.view();
-  if (w.in_proj_bias.defined()) p.bias = {w.in_proj_bias.data() + index * embed_dim, {embed_dim}};
-  return p;
-}
-
-Tensor<> project(TensorView<const float> x, const Projection& p) {
+Tensor<> project(TensorView<const float> x, const Projected& p) {
   Tensor<> y({x.dim(0), x.dim(1), p.weight.dim(0)});
   linear({.x = x, .weight = p.weight, .bias = p.bias, .y = y.view()}, kReference);
   return y;
@@ -166,9 +150,9 @@ TEST_P(MhaParity, ConfigMatchesMetadata) {
 TEST_P(MhaParity, Projections) {
   SCOPED_TRACE(c_.describe());
   const Index e = c_.config.embed_dim, heads = c_.config.num_heads, src = c_.src_len();
-  const Tensor<> q = project(batch_major(c_.query.view(), c_), input_projection(c_.weights, 0, e));
-  const Tensor<> k = project(batch_major(c_.key.view(), c_), input_projection(c_.weights, 1, e));
-  const Tensor<> v = project(batch_major(c_.value.view(), c_), input_projection(c_.weights, 2, e));
+  const Tensor<> q = project(batch_major(c_.query.view(), c_), projection_rows(c_.weights, resolved(c_.config), Projection::query));
+  const Tensor<> k = project(batch_major(c_.key.view(), c_), projection_rows(c_.weights, resolved(c_.config), Projection::key));
+  const Tensor<> v = project(batch_major(c_.value.view(), c_), projection_rows(c_.weights, resolved(c_.config), Projection::value));
   expect_close("intermediate.q", split_heads(q, heads), expected("intermediate.q").view());
   expect_close("intermediate.k", split_heads(k, heads),
                key_positions(expected("intermediate.k"), 0, src));
@@ -211,7 +195,7 @@ TEST_P(MhaParity, AttentionCore) {
 TEST_P(MhaParity, OutputProjection) {
   SCOPED_TRACE(c_.describe());
   const Tensor<> rows = concat_heads(expected("intermediate.attn"));
-  const Projection out{c_.weights.out_proj_weight.view(), c_.weights.out_proj_bias.defined()
+  const Projected out{c_.weights.out_proj_weight.view(), c_.weights.out_proj_bias.defined()
                                                               ? c_.weights.out_proj_bias.view()
                                                               : TensorView<const float>{}};
   expect_close("out_proj(intermediate.attn) vs expected.output", project(rows.view(), out).view(),

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 
 #include "mha/core/context.hpp"
 #include "mha/core/tensor.hpp"
@@ -121,6 +122,39 @@ class MultiHeadAttention {
   MhaConfig config_;
   MhaWeights weights_;
 };
+
+enum class Projection : std::uint8_t { query, key, value };
+
+template <class T>
+struct ProjectionRows {
+  TensorView<T> weight;  // [rows, in]
+  TensorView<T> bias;    // [rows]; absent without bias
+};
+
+inline TensorView<const float> view_of(const Weight& w) { return w.view(); }
+inline TensorView<float> view_of(const TensorView<float>& v) { return v; }
+
+// One input projection's weight and bias — the one statement of the packed layout: in_proj_weight
+// holds the Q rows [0, E), the K rows [E, E + Hkv·D) and the V rows [E + Hkv·D, E + 2·Hkv·D);
+// in_proj_bias likewise. Without in_proj_weight the separate q/k/v_proj_weight is the weight.
+// Works on the weights (MhaWeights) and on gradient views of the same layout (MhaTensors of
+// TensorView<float>); `config` must be resolved (a layer's config() is).
+template <class W>
+auto projection_rows(const MhaTensors<W>& t, const MhaConfig& config, Projection which) {
+  using View = decltype(view_of(t.in_proj_weight));
+  using Element = std::remove_pointer_t<decltype(View().data())>;
+  const Index e = config.embed_dim, kv_width = config.num_kv_heads * (e / config.num_heads);
+  const Index first = which == Projection::query ? 0 : which == Projection::key ? e : e + kv_width;
+  const Index count = which == Projection::query ? e : kv_width;
+  const View packed = view_of(t.in_proj_weight), bias = view_of(t.in_proj_bias);
+  const View separate = view_of(which == Projection::query ? t.q_proj_weight
+                                : which == Projection::key ? t.k_proj_weight
+                                                           : t.v_proj_weight);
+  ProjectionRows<Element> rows;
+  rows.weight = packed.defined() ? View(packed.data() + first * packed.dim(1), {count, packed.dim(1)}) : separate;
+  if (bias.defined()) rows.bias = View(bias.data() + first, {count});
+  return rows;
+}
 
 // Owned, editable copies of a layer's weights (absent stays absent), and such tensors as the
 // weights of a new layer: for experiments that change a weight and rebuild the layer.
