@@ -22,6 +22,8 @@ packages=(
   # PyTorch (reference outputs, the speed comparison) calls whichever libblas.so.3 is selected;
   # Debian's default is the unoptimised reference BLAS, OpenBLAS takes over when installed.
   python3 python3-torch python3-numpy libopenblas0-pthread
+  # the Python extension module (python/) and its tests
+  pybind11-dev python3-dev python3-pytest
   # the fuzz preset (Clang, libFuzzer, sanitizer runtimes), Clang's OpenMP, and LLVM's archiver
   # (CMake archives Clang builds with llvm-ar and llvm-ranlib when they are installed)
   clang libclang-rt-14-dev libomp-dev llvm

@@ -54,6 +54,9 @@ SdpaOutput scaled_dot_product_attention(TensorView<const float> q, TensorView<co
   SdpaOutput result;
   result.output = Tensor<>(out_shape);
   if (options.need_weights) result.weights = Tensor<>(weights_shape);
+  Shape lse_shape = q.shape();
+  lse_shape.pop_back();
+  if (options.need_lse) result.lse = Tensor<>(lse_shape);
 
   AttentionParams params;
   params.scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(q4.dim(3))));
@@ -68,7 +71,8 @@ SdpaOutput scaled_dot_product_attention(TensorView<const float> q, TensorView<co
              .weights = options.need_weights
                             ? TensorView<float>(result.weights.data(), {batch, heads, len, src})
                             : TensorView<float>{},
-             .lse = {},
+             .lse = options.need_lse ? TensorView<float>(result.lse.data(), {batch, heads, len})
+                                     : TensorView<float>{},
              .params = std::move(params)},
             ctx);
   return result;

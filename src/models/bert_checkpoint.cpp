@@ -12,6 +12,7 @@
 #include <charconv>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "mha/models/bert.hpp"
 #include "models/checkpoint_tensors.hpp"
@@ -127,21 +128,25 @@ BertEmbeddings read_embeddings(const BertTensorReader& r, const BertConfig& c) {
 MultiHeadAttention read_attention(const BertTensorReader& r, const std::string& at,
                                   const BertConfig& c) {
   const Index e = c.hidden_size;
+  const MhaConfig config = resolved({.embed_dim = e, .num_heads = c.num_attention_heads, .batch_first = true});
   Tensor<> in_proj_weight({3 * e, e}), in_proj_bias({3 * e});
-  Index part = 0;
-  for (const char* which : {"query", "key", "value"}) {
-    const Tensor<> weight = r.param(at + "self." + which + ".weight", {e, e});
-    const Tensor<> bias = r.param(at + "self." + which + ".bias", {e});
-    std::copy_n(weight.data(), e * e, in_proj_weight.data() + part * e * e);
-    std::copy_n(bias.data(), e, in_proj_bias.data() + part * e);
-    ++part;
+  MhaTensors<TensorView<float>> packed;
+  packed.in_proj_weight = in_proj_weight.view();
+  packed.in_proj_bias = in_proj_bias.view();
+  for (const auto& [which, name] : {std::pair{Projection::query, "query"}, std::pair{Projection::key, "key"},
+                                    std::pair{Projection::value, "value"}}) {
+    const Tensor<> weight = r.param(at + "self." + name + ".weight", {e, e});
+    const Tensor<> bias = r.param(at + "self." + name + ".bias", {e});
+    const ProjectionRows<float> rows = projection_rows(packed, config, which);
+    std::copy_n(weight.data(), e * e, rows.weight.data());
+    std::copy_n(bias.data(), e, rows.bias.data());
   }
   MhaWeights w;
   w.in_proj_weight = std::move(in_proj_weight);
   w.in_proj_bias = std::move(in_proj_bias);
   w.out_proj_weight = r.param(at + "output.dense.weight", {e, e});
   w.out_proj_bias = r.param(at + "output.dense.bias", {e});
-  return {{.embed_dim = e, .num_heads = c.num_attention_heads, .batch_first = true}, std::move(w)};
+  return {config, std::move(w)};
 }
 
 BertLayer read_layer(const BertTensorReader& r, Index n, const BertConfig& c) {
