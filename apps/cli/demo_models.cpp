@@ -17,15 +17,8 @@ extern const unsigned char mha_demo_1_head_begin[], mha_demo_1_head_end[];
 namespace mha::cli {
 namespace {
 
-// A checkpoint lists every id's word, the two specials first; Vocabulary takes the rest.
-lang::Vocabulary vocabulary_of(const std::vector<std::string>& words, const std::string& name) {
-  if (words.size() < 2 || words[0] != lang::Vocabulary::pad_word || words[1] != lang::Vocabulary::mask_word)
-    throw_invalid("mha.vocabulary", "[PAD] and [MASK] as ids 0 and 1", "another vocabulary in " + name);
-  return lang::Vocabulary(std::span<const std::string>(words).subspan(2));
-}
-
 DemoModel from_checkpoint(train::Checkpoint c, std::string name, std::string source) {
-  lang::Vocabulary vocabulary = vocabulary_of(c.vocabulary, name);
+  lang::Vocabulary vocabulary = lang::Vocabulary::from_all_words(c.vocabulary);
   return {std::move(name), std::move(source), Transformer(c.config, std::move(c.parameters)),
           std::move(vocabulary), c.step};
 }

@@ -24,6 +24,7 @@ __all__ = [
     "scaled_dot_product_attention",
     "scaled_dot_product_attention_with_weights",
     "BertModel",
+    "TrainedModel",
     "head_view_html",
     "set_num_threads",
     "get_num_threads",
@@ -255,6 +256,43 @@ class BertModel:
         attentions = out["attentions"]
         result["attentions"] = None if attentions is None else tuple(_like(a, as_torch) for a in attentions)
         return result
+
+
+class TrainedModel:
+    """A model written by `mha train` (a checkpoint file), or one of the two trained demo models
+    that ship with the package: TrainedModel.demo("demo-4-heads") or ("demo-1-head")."""
+
+    _DEMOS = {"demo": "demo-4-heads", "demo-4-heads": "demo-4-heads", "demo-1-head": "demo-1-head"}
+
+    def __init__(self, model, kernel: str = "cpu"):
+        self._model = model
+        self.kernel = _check_kernel(kernel)
+
+    @classmethod
+    def load(cls, path: str, kernel: str = "cpu") -> "TrainedModel":
+        return cls(_core.TrainedModel.load(str(path)), kernel)
+
+    @classmethod
+    def demo(cls, name: str = "demo-4-heads", kernel: str = "cpu") -> "TrainedModel":
+        if name not in cls._DEMOS:
+            raise ValueError(f"name: expected one of {', '.join(cls._DEMOS)}, got {name!r}")
+        import os
+        path = os.path.join(os.path.dirname(__file__), "models", cls._DEMOS[name] + ".safetensors")
+        return cls.load(path, kernel)
+
+    @property
+    def config(self) -> dict:
+        m = self._model
+        return {"num_layers": m.num_layers, "num_heads": m.num_heads, "d_model": m.d_model, "steps": m.steps}
+
+    @property
+    def words(self):
+        return list(self._model.words)
+
+    def __call__(self, text: str) -> dict:
+        """The words of `text` through the model: tokens, input_ids, last_hidden_state [1, L, d],
+        hidden_states, attentions (one [1, H, L, L] per layer) and logits [1, L, V]."""
+        return dict(self._model.forward(str(text), self.kernel))
 
 
 def head_view_html(tokens, attentions, title: str = "mha head view") -> str:

@@ -11,11 +11,15 @@
 #include <vector>
 
 #include "arrays.hpp"
+#include "mha/core/workspace.hpp"
 #include "mha/io/safetensors.hpp"
 #include "mha/kernels/cpu_info.hpp"
 #include "mha/layers/multi_head_attention.hpp"
 #include "mha/layers/scaled_dot_product_attention.hpp"
+#include "mha/lang/vocabulary.hpp"
 #include "mha/models/bert.hpp"
+#include "mha/models/transformer.hpp"
+#include "mha/train/checkpoint.hpp"
 #include "mha/viz/head_view_html.hpp"
 
 namespace mha::python {
@@ -23,8 +27,12 @@ namespace {
 
 std::atomic<int> g_threads{0};  // 0 = every core (mha::cpu_threads)
 
+// Each Python thread lends its calls one workspace, as a serving loop would: buffers grow to the
+// largest call and stay, so repeated calls allocate (and page-fault) nothing. A workspace serves
+// one call at a time, which one thread guarantees.
 Context context(const std::string& kernel) {
-  return {.kernel = parse_kernel(kernel), .threads = g_threads.load()};
+  thread_local Workspace workspace;
+  return {.kernel = parse_kernel(kernel), .threads = g_threads.load(), .workspace = &workspace};
 }
 
 // A mask argument: bool/uint8 arrays are flags (the polarity is the caller's), float arrays are
@@ -166,6 +174,43 @@ py::dict bert_forward(const BertModel& model, const py::object& input_ids, const
   return result;
 }
 
+// A model written by `mha train` (or a built-in demo model): the encoder and its vocabulary.
+struct TrainedModel {
+  Transformer model;
+  lang::Vocabulary vocabulary;
+  Index steps = 0;
+
+  static TrainedModel load(const std::string& path) {
+    train::Checkpoint c = train::load_checkpoint(path);
+    lang::Vocabulary vocabulary = lang::Vocabulary::from_all_words(c.vocabulary);
+    return {Transformer(c.config, std::move(c.parameters)), std::move(vocabulary), c.step};
+  }
+
+  py::dict forward(const std::string& text, const std::string& kernel) const {
+    std::vector<std::int64_t> ids = vocabulary.encode(text, "text");
+    if (ids.empty()) throw py::value_error("text: expected at least one word, got '" + text + "'");
+    const TensorView<const std::int64_t> view(ids.data(), {1, static_cast<Index>(ids.size())});
+    const Context ctx = context(kernel);
+    TransformerOutput out;
+    {
+      py::gil_scoped_release release;
+      out = model.forward({.input_ids = view}, {.output_hidden_states = true, .output_attentions = true}, ctx);
+    }
+    py::dict result;
+    py::list tokens, hidden, attentions;
+    for (const std::int64_t id : ids) tokens.append(vocabulary.word(id));
+    for (Tensor<>& h : out.hidden_states) hidden.append(to_numpy(std::move(h)));
+    for (Tensor<>& a : out.attentions) attentions.append(to_numpy(std::move(a)));
+    result["tokens"] = tokens;
+    result["input_ids"] = ids;
+    result["last_hidden_state"] = to_numpy(std::move(out.last_hidden_state));
+    result["hidden_states"] = py::tuple(hidden);
+    result["attentions"] = py::tuple(attentions);
+    result["logits"] = to_numpy(std::move(out.logits));
+    return result;
+  }
+};
+
 std::string head_view_html(const std::vector<std::string>& tokens, const py::sequence& attentions,
                            const std::string& title) {
   viz::HeadViewData data{.title = title, .tokens = tokens, .attention = {}, .query_key = {}};
@@ -214,6 +259,14 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("hidden_size", [](const BertModel& b) { return b.config().hidden_size; })
       .def("forward", &bert_forward, py::arg("input_ids"), py::arg("token_type_ids"), py::arg("attention_mask"),
            py::arg("output_attentions"), py::arg("kernel"));
+  py::class_<TrainedModel>(m, "TrainedModel")
+      .def_static("load", &TrainedModel::load, py::arg("path"))
+      .def_property_readonly("num_layers", [](const TrainedModel& t) { return t.model.config().num_layers; })
+      .def_property_readonly("num_heads", [](const TrainedModel& t) { return t.model.config().num_heads; })
+      .def_property_readonly("d_model", [](const TrainedModel& t) { return t.model.config().d_model; })
+      .def_property_readonly("steps", [](const TrainedModel& t) { return t.steps; })
+      .def_property_readonly("words", [](const TrainedModel& t) { return t.vocabulary.words(); })
+      .def("forward", &TrainedModel::forward, py::arg("text"), py::arg("kernel"));
   m.def("head_view_html", &head_view_html, py::arg("tokens"), py::arg("attentions"), py::arg("title"));
   m.def("set_num_threads", [](int n) {
     if (n < 0) throw py::value_error("set_num_threads: expected n >= 0 (0 = every core), got " + std::to_string(n));

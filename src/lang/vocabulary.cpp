@@ -96,4 +96,11 @@ std::string Vocabulary::decode(std::span<const std::int64_t> ids) const {
   return text;
 }
 
+Vocabulary Vocabulary::from_all_words(std::span<const std::string> all_words) {
+  if (all_words.size() < 2 || all_words[0] != pad_word || all_words[1] != mask_word)
+    throw_invalid("vocabulary", "[PAD] and [MASK] as ids 0 and 1",
+                  all_words.empty() ? std::string("no words") : "'" + all_words[0] + "' first");
+  return Vocabulary(all_words.subspan(2));
+}
+
 }  // namespace mha::lang

@@ -88,3 +88,33 @@ def test_bert_model_and_head_view(bert_fixture_dir):
         mha.BertModel.from_pretrained(os.path.join(bert_fixture_dir, "no-such-folder"))
     with pytest.raises(ValueError, match="attention"):
         mha.head_view_html(["a"], [np.zeros((2, 3, 3), dtype=np.float32)])
+
+
+def test_trained_demo_model_matches_the_cli_and_shows_in_the_head_view():
+    model = mha.TrainedModel.demo("demo-4-heads")
+    assert model.config["num_heads"] == 4 and model.config["num_layers"] == 2
+    out = model("the man saw the astronaut with a telescope")
+    assert out["tokens"] == "the man saw the astronaut with a telescope".split()
+    assert out["attentions"][-1].shape == (1, 4, 8, 8)
+    assert out["logits"].shape == (1, 8, len(model.words))
+    np.testing.assert_allclose(out["attentions"][0].sum(-1), 1.0, atol=1e-5)
+    assert "telescope" in mha.head_view_html(out["tokens"], out["attentions"])
+    cli = os.environ.get("MHA_CLI")
+    if cli:  # the same numbers as `mha heads --model demo --json`
+        import json
+        import subprocess
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "heads.json")
+            subprocess.run([cli, "heads", "--model", "demo", "--text", " ".join(out["tokens"]), "--json", path],
+                           check=True, capture_output=True)
+            with open(path) as f:
+                expected = json.load(f)["attention"]
+        for layer, weights in enumerate(out["attentions"]):
+            np.testing.assert_allclose(weights[0], np.array(expected[layer]), atol=1e-6)
+    with pytest.raises(ValueError, match='text: expected a word of the vocabulary, got "zebra"'):
+        model("the zebra")
+    with pytest.raises(ValueError, match="name: expected one of"):
+        mha.TrainedModel.demo("demo-8-heads")
+    with pytest.raises(OSError):
+        mha.TrainedModel.load("/no/such/checkpoint.safetensors")

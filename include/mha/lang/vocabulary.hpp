@@ -26,6 +26,9 @@ class Vocabulary {
   // Throws mha::Error naming "words" for an empty word, a word with whitespace or an uppercase
   // letter, a special word, or a duplicate.
   explicit Vocabulary(std::span<const std::string> words);
+  // From the list words() returns (what a checkpoint stores): the two specials first, then the
+  // words. Throws mha::Error naming "vocabulary" when the specials are not ids 0 and 1.
+  static Vocabulary from_all_words(std::span<const std::string> all_words);
 
   // Number of ids, the two specials included.
   std::int64_t size() const { return static_cast<std::int64_t>(words_.size()); }
