@@ -61,7 +61,9 @@ def _to_numpy(x: Any, name: str) -> Optional[np.ndarray]:
         return x.detach().numpy()
     if isinstance(x, np.ndarray):
         return x
-    raise TypeError(f"{name}: expected a numpy array or a torch tensor, got {type(x).__name__}")
+    if hasattr(x, "__dlpack__"):  # any other DLPack producer on the CPU, read in place
+        return np.from_dlpack(x)
+    raise TypeError(f"{name}: expected a numpy array, a torch tensor or a DLPack array, got {type(x).__name__}")
 
 
 def _like(result: Optional[np.ndarray], as_torch: bool):

@@ -21,6 +21,24 @@ def test_contiguous_float32_is_read_in_place_and_others_cost_one_copy():
     assert mha._core._view_address(strided) != strided.ctypes.data
 
 
+def test_a_dlpack_producer_is_read_in_place():
+    t = torch.arange(16, dtype=torch.float32).reshape(2, 8)
+
+    class Producer:  # not a tensor, not an array: only the DLPack protocol
+        def __dlpack__(self, stream=None):
+            return t.__dlpack__()
+
+        def __dlpack_device__(self):
+            return t.__dlpack_device__()
+
+    view = mha._to_numpy(Producer(), "x")
+    assert mha._core._view_address(view) == t.data_ptr()
+    layer = mha.MultiheadAttention(8, 2, batch_first=True)
+    x = Producer()
+    out, _ = layer(x, x, x)
+    np.testing.assert_array_equal(out, layer(t.numpy(), t.numpy(), t.numpy())[0])
+
+
 def test_outputs_own_the_library_buffer_and_outlive_the_layer():
     layer = mha.MultiheadAttention(8, 2)
     x = np.random.default_rng(0).standard_normal((3, 1, 8)).astype(np.float32)

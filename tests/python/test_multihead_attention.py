@@ -202,7 +202,7 @@ def test_bad_inputs_raise_named_errors():
     x = np.zeros((3, 1, 8), dtype=np.float32)
     with pytest.raises(ValueError, match="query"):
         layer(np.zeros((3, 1, 7), dtype=np.float32), x, x)
-    with pytest.raises(TypeError, match="query: expected a numpy array or a torch tensor"):
+    with pytest.raises(TypeError, match="query: expected a numpy array, a torch tensor or a DLPack array"):
         layer("not an array", x, x)
     with pytest.raises(TypeError, match="key_padding_mask: expected a bool or float array"):
         layer(x, x, x, key_padding_mask=np.zeros((1, 3), dtype=np.int32))
