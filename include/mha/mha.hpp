@@ -11,6 +11,7 @@
 #include "mha/io/wordpiece.hpp"
 #include "mha/kernels/attention.hpp"
 #include "mha/kernels/attention_backward.hpp"
+#include "mha/kernels/attention_merge.hpp"
 #include "mha/kernels/cpu_info.hpp"
 #include "mha/kernels/linear.hpp"
 #include "mha/kernels/linear_backward.hpp"
