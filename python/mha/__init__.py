@@ -12,6 +12,7 @@ library raise ValueError (OSError for files), with its message naming the argume
 
 from __future__ import annotations
 
+import os
 from typing import Any, Mapping, Optional, Tuple
 
 import numpy as np
@@ -278,7 +279,6 @@ class TrainedModel:
     def demo(cls, name: str = "demo-4-heads", kernel: str = "cpu") -> "TrainedModel":
         if name not in cls._DEMOS:
             raise ValueError(f"name: expected one of {', '.join(cls._DEMOS)}, got {name!r}")
-        import os
         path = os.path.join(os.path.dirname(__file__), "models", cls._DEMOS[name] + ".safetensors")
         return cls.load(path, kernel)
 

@@ -31,19 +31,19 @@ struct Block {
   LayerNorm norm2;
 };
 
-Weight view_of(const TensorStore& store, Index tensor) { return Weight::borrowed(store[tensor]); }
+Weight stored(const TensorStore& store, Index tensor) { return Weight::borrowed(store[tensor]); }
 
 Block block_of(const TransformerConfig& c, const TransformerBlockTensors& t, const TensorStore& p) {
   MhaWeights w;
-  w.in_proj_weight = view_of(p, t.in_proj_weight);
-  w.in_proj_bias = view_of(p, t.in_proj_bias);
-  w.out_proj_weight = view_of(p, t.out_proj_weight);
-  w.out_proj_bias = view_of(p, t.out_proj_bias);
+  w.in_proj_weight = stored(p, t.in_proj_weight);
+  w.in_proj_bias = stored(p, t.in_proj_bias);
+  w.out_proj_weight = stored(p, t.out_proj_weight);
+  w.out_proj_bias = stored(p, t.out_proj_bias);
   return {MultiHeadAttention({.embed_dim = c.d_model, .num_heads = c.num_heads, .batch_first = true}, std::move(w)),
-          LayerNorm(view_of(p, t.norm1_weight), view_of(p, t.norm1_bias), c.layer_norm_eps),
-          FeedForward(Linear(view_of(p, t.linear1_weight), view_of(p, t.linear1_bias)), c.activation,
-                      Linear(view_of(p, t.linear2_weight), view_of(p, t.linear2_bias))),
-          LayerNorm(view_of(p, t.norm2_weight), view_of(p, t.norm2_bias), c.layer_norm_eps)};
+          LayerNorm(stored(p, t.norm1_weight), stored(p, t.norm1_bias), c.layer_norm_eps),
+          FeedForward(Linear(stored(p, t.linear1_weight), stored(p, t.linear1_bias)), c.activation,
+                      Linear(stored(p, t.linear2_weight), stored(p, t.linear2_bias))),
+          LayerNorm(stored(p, t.norm2_weight), stored(p, t.norm2_bias), c.layer_norm_eps)};
 }
 
 MhaWeightGradients attention_gradients(const TransformerBlockTensors& t, TensorStore& g) {
@@ -88,7 +88,7 @@ TransformerOutput Transformer::forward(const EncoderInput& input, const EncoderR
 
   // x⁰ = E[ids]·√d + PE.
   const Index batch = ids.dim(0), len = ids.dim(1), d = c.d_model;
-  Tensor<> x = Embedding(view_of(params_, tensors_.embedding)).forward(ids, "input_ids");
+  Tensor<> x = Embedding(stored(params_, tensors_.embedding)).forward(ids, "input_ids");
   const Tensor<> pe = sinusoidal_positions(len, d);
   const double scale = std::sqrt(static_cast<double>(d));
   for (Index b = 0; b < batch; ++b)
@@ -123,11 +123,11 @@ TransformerOutput Transformer::forward(const EncoderInput& input, const EncoderR
   }
   if (request.output_hidden_states) out.hidden_states.push_back(x);
   out.last_hidden_state =
-      pre ? LayerNorm(view_of(params_, tensors_.final_norm_weight), view_of(params_, tensors_.final_norm_bias),
+      pre ? LayerNorm(stored(params_, tensors_.final_norm_weight), stored(params_, tensors_.final_norm_bias),
                       c.layer_norm_eps)
                 .forward(x.view(), tape ? &tape->final_norm : nullptr)
           : std::move(x);
-  out.logits = Linear(view_of(params_, tensors_.lm_head_weight), view_of(params_, tensors_.lm_head_bias))
+  out.logits = Linear(stored(params_, tensors_.lm_head_weight), stored(params_, tensors_.lm_head_bias))
                    .forward(out.last_hidden_state.view(), ctx, tape ? &tape->lm_head : nullptr);
   return out;
 }
@@ -143,10 +143,10 @@ void Transformer::backward(const TransformerTape& tape, TensorView<const float> 
   const TransformerTensors& t = tensors_;
   const bool pre = c.norm == NormPlacement::pre;
 
-  Tensor<> d_x = Linear(view_of(params_, t.lm_head_weight), view_of(params_, t.lm_head_bias))
+  Tensor<> d_x = Linear(stored(params_, t.lm_head_weight), stored(params_, t.lm_head_bias))
                      .backward(tape.lm_head, grad_logits, {g[t.lm_head_weight], g[t.lm_head_bias]}, ctx);
   if (pre)
-    d_x = LayerNorm(view_of(params_, t.final_norm_weight), view_of(params_, t.final_norm_bias), c.layer_norm_eps)
+    d_x = LayerNorm(stored(params_, t.final_norm_weight), stored(params_, t.final_norm_bias), c.layer_norm_eps)
               .backward(tape.final_norm, d_x.view(), {g[t.final_norm_weight], g[t.final_norm_bias]});
 
   for (Index l = c.num_layers - 1; l >= 0; --l) {
@@ -175,7 +175,7 @@ void Transformer::backward(const TransformerTape& tape, TensorView<const float> 
   const double scale = std::sqrt(static_cast<double>(c.d_model));
   Tensor<> d_rows(d_x.shape());
   for (Index i = 0; i < d_x.numel(); ++i) d_rows.data()[i] = static_cast<float>(d_x.data()[i] * scale);
-  Embedding(view_of(params_, t.embedding)).backward(tape.ids.view(), d_rows.view(), g[t.embedding]);
+  Embedding(stored(params_, t.embedding)).backward(tape.ids.view(), d_rows.view(), g[t.embedding]);
 }
 
 EncoderShape Transformer::shape() const {
