@@ -60,11 +60,19 @@ MhaWeightGradients attention_gradients(const TransformerBlockTensors& t, TensorS
 Transformer::Transformer(TransformerConfig config, TensorStore parameters)
     : config_(config), tensors_(transformer_tensors(config_)), params_(std::move(parameters)) {
   check_layout(params_, *tensors_.layout, "parameters");
+  tensors_.layout = params_.shared_layout();  // equal by value; now also the same object
+}
+
+// The store may have been replaced through mutable_parameters(): the same layout object costs a
+// pointer comparison, any other is checked tensor by tensor.
+void Transformer::check_parameters() const {
+  if (params_.shared_layout() != tensors_.layout) check_layout(params_, *tensors_.layout, "parameters");
 }
 
 TransformerOutput Transformer::forward(const EncoderInput& input, const EncoderRequest& request,
                                        const Context& ctx, TransformerTape* tape,
                                        const AttentionDropout& dropout) const {
+  check_parameters();
   const TransformerConfig& c = config_;
   const TensorView<const std::int64_t>& ids = input.input_ids;
   if (ids.rank() != 2) throw_invalid("input_ids", "a rank-2 tensor [B, L]", shape_str(ids.shape()));
@@ -134,6 +142,7 @@ TransformerOutput Transformer::forward(const EncoderInput& input, const EncoderR
 
 void Transformer::backward(const TransformerTape& tape, TensorView<const float> grad_logits,
                            TensorStore& gradients, const Context& ctx) const {
+  check_parameters();
   const TransformerConfig& c = config_;
   check_layout(gradients, *tensors_.layout, "gradients");
   if (tape.blocks.size() != static_cast<std::size_t>(c.num_layers))

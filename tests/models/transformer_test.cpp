@@ -139,7 +139,12 @@ TEST(Transformer, BadInputConfigAndParametersAreNamed) {
   EXPECT_TRUE(testing::throws_error(
       [&] { (void)model.forward({.input_ids = bad_id.view(), .token_type_ids = bad_id.view()}); },
       {"token_type_ids: expected none (this model has no segments)"}));
-  // A store of another config's layout: the first tensor that differs is named.
+  // A store of another config's layout: the first tensor that differs is named, whether it comes
+  // through the constructor or is assigned later.
+  Transformer replaced = model;
+  replaced.mutable_parameters() = init_parameters(small_config(NormPlacement::post), 1);
+  EXPECT_TRUE(testing::throws_error([&] { (void)replaced.forward({.input_ids = bad_id.view()}); },
+                                    {"final_norm.weight: expected a tensor of shape [8], got missing"}));
   config.d_ff = 16;
   EXPECT_TRUE(testing::throws_error([&] { Transformer(small_config(NormPlacement::pre), init_parameters(config, 1)); },
                                     {"layers.0.linear1.weight: expected shape [12, 8], got [16, 8]"}));

@@ -103,7 +103,9 @@ class Transformer final : public Encoder {
   const TransformerConfig& config() const { return config_; }
   const TransformerTensors& tensors() const { return tensors_; }
   const TensorStore& parameters() const { return params_; }
-  // For the optimizer: the layers of later calls read the updated values.
+  // For the optimizer: the layers of later calls read the updated values. A store assigned here
+  // must have the same layout; forward and backward check it and throw mha::Error naming the
+  // first tensor that differs.
   TensorStore& mutable_parameters() { return params_; }
   // A zeroed store of the parameters' layout, for backward.
   TensorStore zero_gradients() const { return TensorStore(tensors_.layout); }
@@ -125,6 +127,8 @@ class Transformer final : public Encoder {
                        const Context& ctx = {}) const override;
 
  private:
+  void check_parameters() const;
+
   TransformerConfig config_;
   TransformerTensors tensors_;
   TensorStore params_;
