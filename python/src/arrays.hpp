@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "mha/core/tensor.hpp"
 
@@ -48,6 +49,18 @@ inline py::array to_numpy(Tensor<>&& tensor) {
     stride *= static_cast<py::ssize_t>(owned->dim(d));
   }
   return py::array_t<float>(shape, strides, owned->data(), owner);
+}
+
+// Each tensor handed to numpy (no copy), as a tuple: a model's per-layer results.
+inline py::tuple to_numpy_tuple(std::vector<Tensor<>>&& tensors) {
+  py::list arrays;
+  for (Tensor<>& t : tensors) arrays.append(to_numpy(std::move(t)));
+  return py::tuple(arrays);
+}
+
+// None for a result that was not asked for (an absent tensor), the array otherwise.
+inline py::object to_numpy_or_none(Tensor<>&& tensor) {
+  return tensor.defined() ? py::object(to_numpy(std::move(tensor))) : py::object(py::none());
 }
 
 }  // namespace mha::python

@@ -113,9 +113,7 @@ class PyMultiheadAttention {
       py::gil_scoped_release release;
       out = layer_.forward(view_of<float>(q), view_of<float>(k), view_of<float>(v), options, ctx);
     }
-    py::object weights = py::none();
-    if (need_weights) weights = to_numpy(std::move(out.weights));
-    return py::make_tuple(to_numpy(std::move(out.output)), weights);
+    return py::make_tuple(to_numpy(std::move(out.output)), to_numpy_or_none(std::move(out.weights)));
   }
 
  private:
@@ -139,11 +137,8 @@ py::tuple sdpa(const py::object& query, const py::object& key, const py::object&
     py::gil_scoped_release release;
     out = scaled_dot_product_attention(view_of<float>(q), view_of<float>(k), view_of<float>(v), options, ctx);
   }
-  py::object weights = py::none();
-  if (need_weights) weights = to_numpy(std::move(out.weights));
-  py::object lse = py::none();
-  if (need_lse) lse = to_numpy(std::move(out.lse));
-  return py::make_tuple(to_numpy(std::move(out.output)), lse, weights);
+  return py::make_tuple(to_numpy(std::move(out.output)), to_numpy_or_none(std::move(out.lse)),
+                        to_numpy_or_none(std::move(out.weights)));
 }
 
 using IdArray = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
@@ -166,11 +161,8 @@ py::dict bert_forward(const BertModel& model, const py::object& input_ids, const
   }
   py::dict result;
   result["last_hidden_state"] = to_numpy(std::move(out.last_hidden_state));
-  py::list hidden, attentions;
-  for (Tensor<>& h : out.hidden_states) hidden.append(to_numpy(std::move(h)));
-  for (Tensor<>& a : out.attentions) attentions.append(to_numpy(std::move(a)));
-  result["hidden_states"] = py::tuple(hidden);
-  result["attentions"] = output_attentions ? py::object(py::tuple(attentions)) : py::object(py::none());
+  result["hidden_states"] = to_numpy_tuple(std::move(out.hidden_states));
+  result["attentions"] = output_attentions ? py::object(to_numpy_tuple(std::move(out.attentions))) : py::object(py::none());
   return result;
 }
 
@@ -197,15 +189,13 @@ struct TrainedModel {
       out = model.forward({.input_ids = view}, {.output_hidden_states = true, .output_attentions = true}, ctx);
     }
     py::dict result;
-    py::list tokens, hidden, attentions;
+    py::list tokens;
     for (const std::int64_t id : ids) tokens.append(vocabulary.word(id));
-    for (Tensor<>& h : out.hidden_states) hidden.append(to_numpy(std::move(h)));
-    for (Tensor<>& a : out.attentions) attentions.append(to_numpy(std::move(a)));
     result["tokens"] = tokens;
     result["input_ids"] = ids;
     result["last_hidden_state"] = to_numpy(std::move(out.last_hidden_state));
-    result["hidden_states"] = py::tuple(hidden);
-    result["attentions"] = py::tuple(attentions);
+    result["hidden_states"] = to_numpy_tuple(std::move(out.hidden_states));
+    result["attentions"] = to_numpy_tuple(std::move(out.attentions));
     result["logits"] = to_numpy(std::move(out.logits));
     return result;
   }
