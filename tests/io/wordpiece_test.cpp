@@ -310,7 +310,9 @@ TEST(WordPieceVocab, Errors) {
 class WordPieceFolder : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(MHA_BINARY_DIR) / "wordpiece_test_folder";
+    // One folder per test: ctest runs the tests of this fixture as parallel processes.
+    dir_ = std::filesystem::path(MHA_BINARY_DIR) /
+           (std::string("wordpiece_test_folder_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     write("vocab.txt", kTestVocab);
