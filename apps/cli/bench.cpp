@@ -1,8 +1,12 @@
 // mha bench: times the MultiHeadAttention forward on random inputs and prints the median time,
 // GFLOP/s (mha_forward_flops: projections 8·B·N·E² + core 4·B·N²·E, causal counted dense) and the
-// fraction of the fp32 peak, measured by an FMA micro-benchmark in the same run.
+// fraction of the fp32 peak, measured by an FMA micro-benchmark in the same run. With --decode,
+// a decode step over a KV cache or a generation loop (bench_decode.hpp).
 //
 //   mha bench --shape 1,2048,512,8 [--causal] [--kernel ref|cpu] [--threads T] [--repeats R] [--json]
+//   mha bench --decode --context S [--batch B] [--shape E,H[,H_kv]] [--cache-dtype f32|bf16|f16]
+//             [--caches N] [--threads T] [--repeats R] [--json]
+//   mha bench --decode --generate P,G [--batch B] [--shape E,H[,H_kv]] [--cache-dtype …] [--json]
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -14,6 +18,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "bench_decode.hpp"
 #include "cli_options.hpp"
 #include "commands.hpp"
 #include "mha/core/error.hpp"
@@ -26,12 +31,14 @@ namespace mha::cli {
 namespace {
 
 struct BenchOptions {
-  std::string shape = "1,2048,512,8";
+  std::string shape;  // empty: 1,2048,512,8 (512,8 with --decode)
   bool causal = false;
   std::string kernel;
   bool json = false;
   int threads = 0;
   int repeats = 10;
+  bool decode = false;
+  DecodeBenchOptions decoding;  // --context, --batch, --cache-dtype, --generate, --caches
 };
 
 struct BenchShape {
@@ -59,7 +66,7 @@ BenchShape parse_shape(const std::string& text) {
 }
 
 void run_bench(const BenchOptions& o) {
-  const BenchShape s = parse_shape(o.shape);
+  const BenchShape s = parse_shape(o.shape.empty() ? std::string("1,2048,512,8") : o.shape);
   if (o.repeats < 1) throw_invalid("--repeats", "at least 1", std::to_string(o.repeats));
   if (o.threads < 0) throw_invalid("--threads", "0 (all cores) or more", std::to_string(o.threads));
   // One workspace for every run, as a serving loop would lend it: only the warm-up allocates.
@@ -82,9 +89,7 @@ void run_bench(const BenchOptions& o) {
     const std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;
     if (r > 0) ms.push_back(elapsed.count());
   }
-  std::sort(ms.begin(), ms.end());
-  const std::size_t mid = ms.size() / 2;
-  const double median_ms = ms.size() % 2 == 1 ? ms[mid] : 0.5 * (ms[mid - 1] + ms[mid]);
+  const double median_ms = median_of(ms);
 
   const double flops = static_cast<double>(mha_forward_flops(s.batch, s.len, s.embed).total());
   const double gflops = flops / (median_ms * 1e-3) * 1e-9;
@@ -108,21 +113,72 @@ void run_bench(const BenchOptions& o) {
              median_ms, gflops, gflops / peak, peak, cpu_simd_target());
 }
 
+// --decode: hands the shared options over and runs the step or the generation bench.
+void run_decode(const BenchOptions& o, bool repeats_given) {
+  if (o.causal) throw Error("--causal: not with --decode (a decode step is causal)");
+  DecodeBenchOptions d = o.decoding;
+  d.shape = o.shape;
+  d.kernel = o.kernel;
+  d.threads = o.threads;
+  d.json = o.json;
+  d.repeats = repeats_given || d.generate.empty() ? o.repeats : 3;
+  if (!d.generate.empty()) {
+    if (d.context != 0) throw Error("--context: not with --generate (the loop sets the context)");
+    if (d.caches != 0) throw Error("--caches: not with --generate (the loop has one cache)");
+    run_generate_bench(d);
+    return;
+  }
+  if (d.context == 0)
+    throw_invalid("--context", "S >= 1 cached tokens with --decode (or --generate P,G)", "0");
+  run_decode_step_bench(d);
+}
+
 }  // namespace
 
 void register_bench(CLI::App& app) {
   auto options = std::make_shared<BenchOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "bench", "Time the attention layer forward: median ms, GFLOP/s, fraction of the fp32 peak");
-  cmd->add_option("--shape", options->shape, "B,N,E,H: batch, sequence length, embed_dim, heads")
-      ->capture_default_str();
+      "bench", "Time the attention layer forward: median ms, GFLOP/s, fraction of the fp32 peak; "
+               "with --decode, a decode step's ms/token and GB/s");
+  cmd->add_option("--shape", options->shape,
+                  "B,N,E,H: batch, sequence length, embed_dim, heads (default 1,2048,512,8); "
+                  "with --decode E,H[,H_kv] (default 512,8)");
   cmd->add_flag("--causal", options->causal, "Causal self-attention (FLOPs still counted dense)");
   add_kernel_option(*cmd, options->kernel);
   cmd->add_option("--threads", options->threads, "Threads (0 = all cores)")->capture_default_str();
-  cmd->add_option("--repeats", options->repeats, "Timed runs after one warm-up")->capture_default_str();
+  CLI::Option* repeats =
+      cmd->add_option("--repeats", options->repeats,
+                      "Timed runs after one warm-up (--decode: passes over the caches; "
+                      "--generate: whole loops, default 3)")
+          ->capture_default_str();
   cmd->add_flag("--json", options->json,
-                "One JSON object: median_ms, gflops, peak_fraction, peak_gflops, kernel, threads");
-  cmd->callback([options] { run_bench(*options); });
+                "One JSON object: median_ms, gflops, peak_fraction, peak_gflops, kernel, threads "
+                "(--decode: docs/performance.md, Decoding, lists the keys)");
+  DecodeBenchOptions& d = options->decoding;
+  cmd->add_flag("--decode", options->decode,
+                "Time one decode step over a KV cache (or, with --generate, a generation loop)");
+  // Options that mean something only with --decode (checked in the callback: exit 2, one line).
+  const std::vector<CLI::Option*> decode_only = {
+      cmd->add_option("--context", d.context, "--decode: S, tokens in the cache"),
+      cmd->add_option("--batch", d.batch, "--decode: B, sequences decoded together")->capture_default_str(),
+      cmd->add_option("--cache-dtype", d.cache_dtype, "--decode: cache element type f32, bf16 or f16")
+          ->capture_default_str(),
+      cmd->add_option("--caches", d.caches,
+                      "--decode: caches the timed steps cycle over, as a model's layers would "
+                      "(0 = enough to pass twice the last-level cache)")
+          ->capture_default_str(),
+      cmd->add_option("--generate", d.generate,
+                      "--decode: P,G: prefill P tokens, then G one-token steps, with and without "
+                      "the cache; ms/token over the last 32 steps")};
+  cmd->callback([options, repeats, decode_only] {
+    if (options->decode) {
+      run_decode(*options, repeats->count() > 0);
+      return;
+    }
+    for (const CLI::Option* option : decode_only)
+      if (option->count() > 0) throw Error(option->get_name() + ": only with --decode");
+    run_bench(*options);
+  });
 }
 
 }  // namespace mha::cli

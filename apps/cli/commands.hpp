@@ -14,5 +14,6 @@ void register_bench(CLI::App& app);
 void register_heads(CLI::App& app);
 void register_train(CLI::App& app);
 void register_experiment(CLI::App& app);
+void register_generate(CLI::App& app);
 
 }  // namespace mha::cli

@@ -12,6 +12,7 @@
 extern "C" {
 extern const unsigned char mha_demo_4_heads_begin[], mha_demo_4_heads_end[];
 extern const unsigned char mha_demo_1_head_begin[], mha_demo_1_head_end[];
+extern const unsigned char mha_demo_lm_begin[], mha_demo_lm_end[];
 }
 
 namespace mha::cli {
@@ -26,19 +27,28 @@ DemoModel from_checkpoint(train::Checkpoint c, std::string name, std::string sou
 }  // namespace
 
 DemoModel load_built_in(BuiltInModel which) {
-  const bool four = which == BuiltInModel::four_heads;
-  const unsigned char* begin = four ? mha_demo_4_heads_begin : mha_demo_1_head_begin;
-  const unsigned char* end = four ? mha_demo_4_heads_end : mha_demo_1_head_end;
-  std::vector<std::uint8_t> bytes(begin, end);
-  return from_checkpoint(train::load_checkpoint(SafetensorsFile::from_bytes(std::move(bytes))),
-                         four ? "4-head model" : "1-head model",
-                         four ? "built in: models/demo-4-heads.safetensors"
-                              : "built in: models/demo-1-head.safetensors");
+  struct Embedded {
+    const unsigned char *begin, *end;
+    const char *name, *source;
+  };
+  const Embedded e =
+      which == BuiltInModel::four_heads
+          ? Embedded{mha_demo_4_heads_begin, mha_demo_4_heads_end, "4-head model",
+                     "built in: models/demo-4-heads.safetensors"}
+      : which == BuiltInModel::one_head
+          ? Embedded{mha_demo_1_head_begin, mha_demo_1_head_end, "1-head model",
+                     "built in: models/demo-1-head.safetensors"}
+          : Embedded{mha_demo_lm_begin, mha_demo_lm_end, "language model",
+                     "built in: models/demo-lm.safetensors"};
+  std::vector<std::uint8_t> bytes(e.begin, e.end);
+  return from_checkpoint(train::load_checkpoint(SafetensorsFile::from_bytes(std::move(bytes))), e.name,
+                         e.source);
 }
 
 std::optional<BuiltInModel> built_in_named(const std::string& name) {
   if (name == "demo" || name == "demo-4-heads") return BuiltInModel::four_heads;
   if (name == "demo-1-head") return BuiltInModel::one_head;
+  if (name == "demo-lm") return BuiltInModel::language_model;
   return std::nullopt;
 }
 

@@ -1,5 +1,6 @@
-// The models `mha demo` runs: the two trained models compiled into the binary (see
-// scripts/train_demo_models.sh), or a checkpoint written by `mha train`.
+// The trained models compiled into the binary (see scripts/train_demo_models.sh) — the two
+// encoders `mha demo` runs and the language model `mha generate` runs — or a checkpoint written
+// by `mha train`.
 #pragma once
 
 #include <optional>
@@ -19,10 +20,11 @@ struct DemoModel {
   Index trained_steps = 0;
 };
 
-enum class BuiltInModel { four_heads, one_head };
+enum class BuiltInModel { four_heads, one_head, language_model };
 
 DemoModel load_built_in(BuiltInModel which);
-// "demo" and "demo-4-heads" → four_heads, "demo-1-head" → one_head, anything else → nullopt.
+// "demo" and "demo-4-heads" → four_heads, "demo-1-head" → one_head, "demo-lm" →
+// language_model, anything else → nullopt.
 std::optional<BuiltInModel> built_in_named(const std::string& name);
 // Throws mha::Error (or SafetensorsError) naming `argument` and the file for a bad checkpoint.
 DemoModel load_model_file(const std::string& path, const std::string& argument);

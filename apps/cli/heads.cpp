@@ -2,7 +2,9 @@
 // a model trained by `mha train`, or the demo's built-in models.
 //
 //   tokens  = BERT: WordPiece(--text) with the folder's vocab.txt, [CLS] … [SEP];
-//             mha models: the words of --text in the model's vocabulary
+//             mha models: the words of --text in the model's vocabulary; a causal language
+//             model (demo-lm) reads <eos> first, as in training and `mha generate`, and
+//             --generate N first extends the text by N greedy tokens
 //   weights = the encoder's per-head attention, [H, L, L] for each of the N layers
 //
 // Prints one heat map per head of --layer (1-based, default the last), then, for --focus, what
@@ -26,6 +28,7 @@
 #include "cli_options.hpp"
 #include "commands.hpp"
 #include "demo_models.hpp"
+#include "lm_generation.hpp"
 #include "mha/io/wordpiece.hpp"
 #include "mha/models/bert.hpp"
 #include "mha/models/transformer.hpp"
@@ -43,6 +46,7 @@ namespace fs = std::filesystem;
 struct HeadsArgs {
   std::string model, text, focus, target, html, json, kernel, color;
   Index layer = 0;  // 1-based; 0 = the last layer
+  Index generate = 0;  // causal models: greedy tokens appended to --text first
 };
 
 // What the encoder produced for one sentence.
@@ -70,14 +74,25 @@ TokenizedModel tokenize_bert(const HeadsArgs& args) {
           std::move(encoding.token_type_ids), " with [CLS] and [SEP] (the model's max_position_embeddings)"};
 }
 
-// A model of `mha train` (a checkpoint file, or "demo" / "demo-1-head" for the built-in ones):
-// the words of the attachment language, no special tokens.
-TokenizedModel tokenize_trained(const HeadsArgs& args) {
+// A model of `mha train` (a checkpoint file, or "demo" / "demo-1-head" / "demo-lm" for the
+// built-in ones): the words of the attachment language, no special tokens but a language
+// model's leading <eos>.
+TokenizedModel tokenize_trained(const HeadsArgs& args, const Context& ctx) {
   const std::optional<BuiltInModel> built_in = built_in_named(args.model);
   DemoModel m = built_in ? load_built_in(*built_in) : load_model_file(args.model, "--model");
   TokenizedModel t{.model = nullptr, .tokens = {}, .ids = m.vocabulary.encode(args.text, "--text"),
                    .token_types = {}, .limit = " (the model's max_length)"};
   if (t.ids.empty()) throw_invalid("--text", "at least one word", "'" + args.text + "'");
+  if (m.model.config().causal || args.generate > 0) {
+    // The language model's view: what `mha generate` runs on this text.
+    LanguageModel lm = as_language_model(std::move(m), args.model, "--model");
+    t.ids = prompt_ids(lm, args.text, "--text");
+    if (args.generate > 0) {
+      const Generation g = generate(lm, t.ids, {.max_tokens = args.generate, .ignore_eos = true, .count_argument = "--generate"}, ctx);
+      t.ids.insert(t.ids.end(), g.tokens.begin(), g.tokens.end());
+    }
+    m = std::move(lm.model);
+  }
   for (const std::int64_t id : t.ids) t.tokens.push_back(m.vocabulary.word(id));
   t.model = std::make_unique<Transformer>(std::move(m.model));
   return t;
@@ -179,7 +194,10 @@ nlohmann::json attention_json(const std::vector<Tensor<>>& layers) {
 }
 
 void write_html(const HeadsArgs& args, const EncodedSentence& s) {
-  const viz::HeadViewData view{.title = fmt::format("“{}” — {}", args.text, fs::path(args.model).filename().string()),
+  std::string text;  // the tokens shown, which --generate extends past --text
+  for (const std::string& token : s.tokens) text += (text.empty() ? "" : " ") + token;
+  const viz::HeadViewData view{.title = fmt::format("“{}” — {}", args.generate > 0 ? text : args.text,
+                                                    fs::path(args.model).filename().string()),
                                .tokens = s.tokens,
                                .attention = s.attention,
                                .query_key = s.query_key};
@@ -196,14 +214,16 @@ void run_heads(const HeadsArgs& args) {
   const bool trained = !bert && (fs::is_regular_file(args.model) || built_in_named(args.model));
   if (!bert && !trained)
     throw_invalid("--model", "a BERT folder (config.json, vocab.txt, model.safetensors), a checkpoint "
-                             "file of mha train, or demo / demo-1-head",
+                             "file of mha train, or demo / demo-1-head / demo-lm",
                   "'" + args.model + "' (no such folder or file)");
+  if (bert && args.generate > 0)
+    throw_invalid("--generate", "a causal language model of mha train (e.g. demo-lm)", "a BERT folder");
   // Output files are checked before the model runs and written whole or not at all.
   if (!args.json.empty()) check_output_directory(args.json, "--json");
   if (!args.html.empty()) check_output_directory(args.html, "--html");
   const Context ctx{.kernel = resolve_kernel(args.kernel)};
   const viz::ColorMode color = resolve_color(args.color);
-  const EncodedSentence s = encode(bert ? tokenize_bert(args) : tokenize_trained(args), !args.html.empty(), ctx);
+  const EncodedSentence s = encode(bert ? tokenize_bert(args) : tokenize_trained(args, ctx), !args.html.empty(), ctx);
   const EncoderShape& config = s.model;
   const Index layers = config.layers;
   const Index layer = args.layer == 0 ? layers : args.layer;
@@ -266,7 +286,7 @@ void register_heads(CLI::App& app) {
       "heads", "every attention head of a BERT checkpoint or a trained mha model on your sentence");
   heads->add_option("--model", args->model,
                     "Hugging Face BERT folder (config.json, vocab.txt, model.safetensors), a checkpoint "
-                    "of mha train, or demo / demo-1-head (the built-in trained models)")
+                    "of mha train, or demo / demo-1-head / demo-lm (the built-in trained models)")
       ->required();
   heads->add_option("--text", args->text,
                     "the sentence (BERT: WordPiece-tokenized, [CLS] … [SEP] added; mha models: words)")->required();
@@ -274,6 +294,9 @@ void register_heads(CLI::App& app) {
   heads->add_option("--focus", args->focus, "token to analyse (first match, or #N for position N)");
   heads->add_option("--target", args->target, "rank the heads by attention from --focus to this token");
   heads->add_option("--html", args->html, "write the interactive offline head view to this file");
+  heads->add_option("--generate", args->generate,
+                    "causal language models (demo-lm): first extend --text by N greedy tokens")
+      ->check(CLI::NonNegativeNumber);
   heads->add_option("--json", args->json, "write tokens and every layer's per-head weights to this file");
   add_kernel_option(*heads, args->kernel);
   add_color_option(*heads, args->color);

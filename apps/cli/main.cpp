@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   mha::cli::register_heads(app);
   mha::cli::register_train(app);
   mha::cli::register_experiment(app);
+  mha::cli::register_generate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

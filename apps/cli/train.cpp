@@ -1,7 +1,10 @@
-// mha train — trains a small transformer encoder from scratch on the synthetic attachment
-// language (masked-token prediction, docs/language.md) and saves it as a safetensors checkpoint.
+// mha train — trains a small transformer from scratch on the synthetic attachment language
+// (docs/language.md) and saves it as a safetensors checkpoint: an encoder by masked-token
+// prediction (the default), or a causal language model by next-token prediction
+// (--objective causal-lm, for `mha generate`).
 //
 //   mha train [--heads 4] [--d-model 64] [--layers 2] [--steps 2000] [--seed 0] [--out FILE]
+//             [--objective masked|causal-lm] [--max-length N]
 //             [--resume FILE] [--checkpoint-every N] [--model-only] ...
 // Progress: a bar (step, loss, tokens/s, ETA) redrawn in place on a terminal, one line per
 // evaluation otherwise; an evaluation line every --eval-every steps and at the end.
@@ -46,15 +49,23 @@ std::string eval_line(const train::StepReport& r) {
       e.two_relation_allowed_mass);
 }
 
+std::string lm_eval_line(const train::StepReport& r) {
+  const train::LmEvaluation& e = *r.lm_evaluation;
+  return fmt::format(
+      "eval @ step {}: next-token loss {:.3f}  perplexity {:.3f}  accuracy {:.3f}  grammatical "
+      "{:.3f} (mass {:.3f})  over {} tokens",
+      r.step, e.loss, e.perplexity, e.accuracy, e.grammatical, e.allowed_mass, e.tokens);
+}
+
 class ProgressBar {
  public:
   explicit ProgressBar(bool quiet) : quiet_(quiet), tty_(isatty(fileno(stderr)) != 0) {}
 
   void update(const train::StepReport& r) {
     smoothed_tps_ = smoothed_tps_ == 0 ? r.tokens_per_second : 0.9 * smoothed_tps_ + 0.1 * r.tokens_per_second;
-    if (r.evaluation) {
+    if (r.evaluation || r.lm_evaluation) {
       if (tty_ && !quiet_) std::fputs("\r\033[K", stderr);
-      fmt::print("{}\n", eval_line(r));
+      fmt::print("{}\n", r.evaluation ? eval_line(r) : lm_eval_line(r));
       std::fflush(stdout);
     }
     if (quiet_ || !tty_) return;
@@ -84,12 +95,16 @@ void run_train(const TrainArgs& a) {
                        : train::Trainer::resume(train::load_checkpoint(a.resume), grammar, ctx,
                                                 a.training.steps);
   const train::TrainingConfig& c = trainer.config();
-  fmt::print("mha train: {} layers, d_model {}, {} heads of {}, d_ff {}, {}-LN, {} parameters\n",
+  fmt::print("mha train: {} layers, d_model {}, {} heads of {}, d_ff {}, {}-LN, {} parameters{}\n",
              c.model.num_layers, c.model.d_model, c.model.num_heads, c.model.d_model / c.model.num_heads,
              c.model.d_ff, c.model.norm == NormPlacement::pre ? "pre" : "post",
-             parameter_count(c.model));
-  fmt::print("           {} steps of {} sentences, lr {} (warm-up {}), seed {}, {} threads, kernel {}{}\n",
-             c.steps, c.batch_size, c.optimizer.learning_rate, c.optimizer.warmup_steps, c.seed,
+             parameter_count(c.model),
+             c.objective == train::Objective::causal_lm
+                 ? fmt::format(", causal language model (rows of {} tokens)", c.model.max_length)
+                 : "");
+  fmt::print("           {} steps of {} {}, lr {} (warm-up {}), seed {}, {} threads, kernel {}{}\n",
+             c.steps, c.batch_size, c.objective == train::Objective::causal_lm ? "rows" : "sentences",
+             c.optimizer.learning_rate, c.optimizer.warmup_steps, c.seed,
              ctx.threads, kernel_name(ctx.kernel),
              a.resume.empty() ? "" : fmt::format(", resumed at step {}", trainer.step()));
   std::fflush(stdout);
@@ -110,7 +125,8 @@ void run_train(const TrainArgs& a) {
 void register_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "train", "Train a small transformer encoder on the synthetic attachment language");
+      "train", "Train a small transformer encoder (or, --objective causal-lm, a language model) on the "
+               "synthetic attachment language");
   add_full_training_options(*cmd, a->training);
   cmd->get_option("--steps")->description("optimizer steps (with --resume: the new total)");
   cmd->add_option("--threads", a->threads, "worker threads (the run is deterministic per seed and thread count)")
@@ -123,7 +139,10 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--model-only", a->model_only, "save only the model (no optimizer state: smaller, not resumable)");
   cmd->add_flag("--quiet", a->quiet, "no progress bar (evaluation lines only)");
   add_kernel_option(*cmd, a->kernel);
-  cmd->callback([a] { run_train(*a); });
+  cmd->callback([a, cmd] {
+    if (a->training.objective == "causal-lm" && cmd->count("--batch") == 0) a->training.batch = kCausalBatch;
+    run_train(*a);
+  });
 }
 
 }  // namespace mha::cli

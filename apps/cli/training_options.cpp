@@ -42,6 +42,14 @@ void add_full_training_options(CLI::App& cmd, TrainingOptions& o) {
       ->capture_default_str();
   cmd.add_option("--seed", o.seed, "seed of the initial weights and of the data")
       ->capture_default_str();
+  cmd.add_option("--objective", o.objective,
+                 "masked (an encoder predicts [MASK]ed words) or causal-lm (a causal language model "
+                 "predicts each next word of sentence streams; --batch defaults to 8 rows)")
+      ->check(CLI::IsMember({"masked", "causal-lm"}))
+      ->capture_default_str();
+  cmd.add_option("--max-length", o.max_length,
+                 "longest input in tokens; causal-lm: also the training row (default masked 64, causal-lm 320)")
+      ->check(positive_count());
   cmd.add_option("--eval-every", o.eval_every,
                  "held-out evaluation every N steps (0: only at the end)")
       ->check(CLI::NonNegativeNumber)
@@ -55,6 +63,10 @@ train::TrainingConfig training_config(const TrainingOptions& o) {
     throw_invalid("--heads", "a divisor of --d-model " + std::to_string(o.d_model),
                   std::to_string(o.heads));
   train::TrainingConfig c;
+  c.objective = train::parse_objective(o.objective, "--objective");
+  const bool lm = c.objective == train::Objective::causal_lm;
+  if (o.max_length > 0) c.model.max_length = o.max_length;
+  else if (lm) c.model.max_length = kCausalMaxLength;
   c.model.d_model = o.d_model;
   c.model.num_heads = o.heads;
   c.model.num_layers = o.layers;

@@ -17,7 +17,13 @@ struct TrainingOptions {
   std::uint64_t seed = 0;
   std::string norm = "pre", activation = "gelu";
   Index eval_every = 200;
+  std::string objective = "masked";  // or causal-lm
+  Index max_length = 0;  // 0: the objective's default (masked 64, causal-lm 320)
 };
+
+// causal-lm's defaults where the flag was not given: rows of 320 tokens (a 32-token prompt and
+// 256 generated tokens fit), 8 rows per step.
+inline constexpr Index kCausalMaxLength = 320, kCausalBatch = 8;
 
 // --d-model, --layers, --steps, --batch and --lr: the flags both commands expose.
 void add_shared_training_options(CLI::App& command, TrainingOptions& options);
@@ -25,8 +31,8 @@ void add_shared_training_options(CLI::App& command, TrainingOptions& options);
 // --norm, --seed, --eval-every, ….
 void add_full_training_options(CLI::App& command, TrainingOptions& options);
 
-// The TrainingConfig for these options. Throws mha::Error naming --norm, --activation or --heads
-// (which must divide --d-model) when one is invalid.
+// The TrainingConfig for these options. Throws mha::Error naming --norm, --activation,
+// --objective or --heads (which must divide --d-model) when one is invalid.
 train::TrainingConfig training_config(const TrainingOptions& options);
 
 // A check for sizes and counts: 1 … 2⁴⁰.

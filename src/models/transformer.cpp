@@ -3,10 +3,12 @@
 // mha/models/transformer.hpp). Building them costs a few shape checks and copies no weight.
 #include "mha/models/transformer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
 
+#include "mha/core/workspace.hpp"
 #include "mha/layers/embedding.hpp"
 #include "mha/layers/positional_encoding.hpp"
 
@@ -46,6 +48,49 @@ Block block_of(const TransformerConfig& c, const TransformerBlockTensors& t, con
           LayerNorm(stored(p, t.norm2_weight), stored(p, t.norm2_bias), c.layer_norm_eps)};
 }
 
+// A block around its attention a (formulas in mha/models/transformer.hpp): the attention's input,
+// then h and the block's output. Shared by forward (with or without a tape) and decode.
+Tensor<> attention_input(const Block& layer, bool pre, const Tensor<>& x, TransformerBlockTape* t) {
+  return pre ? layer.norm1.forward(x.view(), t ? &t->norm1 : nullptr) : x;
+}
+
+Tensor<> block_output(const Block& layer, bool pre, const Tensor<>& x, const Tensor<>& a, TransformerBlockTape* t,
+                      const Context& ctx) {
+  const Tensor<> h = pre ? add(x, a) : layer.norm1.forward(x.view(), a.view(), t ? &t->norm1 : nullptr);
+  const Tensor<> ffn_in = pre ? layer.norm2.forward(h.view(), t ? &t->norm2 : nullptr) : h;
+  const Tensor<> f = layer.feed_forward.forward(ffn_in.view(), ctx, t ? &t->feed_forward : nullptr);
+  return pre ? add(h, f) : layer.norm2.forward(h.view(), f.view(), t ? &t->norm2 : nullptr);
+}
+
+// x⁰(b, i) = E[ids(b, i)]·√d + PE(position(b, i)).
+template <class Position>
+Tensor<> embed(const TensorStore& params, Index embedding, TensorView<const std::int64_t> ids, Index d,
+               Position position) {
+  Tensor<> x = Embedding(stored(params, embedding)).forward(ids, "input_ids");
+  const double scale = std::sqrt(static_cast<double>(d));
+  for (Index b = 0; b < ids.dim(0); ++b)
+    for (Index i = 0; i < ids.dim(1); ++i) {
+      const Index pos = position(b, i);
+      for (Index k = 0; k < d; ++k)
+        x(b, i, k) = static_cast<float>(x(b, i, k) * scale + sinusoidal_position(pos, k, d));
+    }
+  return x;
+}
+
+// The last block's output, through LN_f for pre-LN.
+Tensor<> last_hidden(const TransformerConfig& c, const TransformerTensors& t, const TensorStore& params, Tensor<> x,
+                     TransformerTape* tape) {
+  if (c.norm != NormPlacement::pre) return x;
+  return LayerNorm(stored(params, t.final_norm_weight), stored(params, t.final_norm_bias), c.layer_norm_eps)
+      .forward(x.view(), tape ? &tape->final_norm : nullptr);
+}
+
+void require_causal(const TransformerConfig& c) {
+  if (!c.causal)
+    throw_invalid("model", "a causal model (config causal = true) to decode with a cache",
+                  "an encoder (causal = false)");
+}
+
 MhaWeightGradients attention_gradients(const TransformerBlockTensors& t, TensorStore& g) {
   MhaWeightGradients into;
   into.in_proj_weight = g[t.in_proj_weight];
@@ -82,6 +127,7 @@ TransformerOutput Transformer::forward(const EncoderInput& input, const EncoderR
   if (input.token_type_ids.defined())
     throw_invalid("token_type_ids", "none (this model has no segments)", shape_str(input.token_type_ids.shape()));
   MhaOptions options;
+  options.is_causal = c.causal;
   options.need_weights = request.output_attentions;
   options.average_attn_weights = false;
   options.need_query_key = request.output_query_key;
@@ -94,14 +140,7 @@ TransformerOutput Transformer::forward(const EncoderInput& input, const EncoderR
     options.key_padding_mask = block_mask(padding.view());
   }
 
-  // x⁰ = E[ids]·√d + PE.
-  const Index batch = ids.dim(0), len = ids.dim(1), d = c.d_model;
-  Tensor<> x = Embedding(stored(params_, tensors_.embedding)).forward(ids, "input_ids");
-  const Tensor<> pe = sinusoidal_positions(len, d);
-  const double scale = std::sqrt(static_cast<double>(d));
-  for (Index b = 0; b < batch; ++b)
-    for (Index i = 0; i < len; ++i)
-      for (Index k = 0; k < d; ++k) x(b, i, k) = static_cast<float>(x(b, i, k) * scale + pe(i, k));
+  Tensor<> x = embed(params_, tensors_.embedding, ids, c.d_model, [](Index, Index i) { return i; });
 
   TransformerOutput out;
   if (tape) {
@@ -115,13 +154,10 @@ TransformerOutput Transformer::forward(const EncoderInput& input, const EncoderR
     AttentionDropout layer_dropout = dropout;
     layer_dropout.seed = dropout.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(l);
     if (request.output_hidden_states) out.hidden_states.push_back(x);
-    const Tensor<> attn_in = pre ? layer.norm1.forward(x.view(), t ? &t->norm1 : nullptr) : x;
+    const Tensor<> attn_in = attention_input(layer, pre, x, t);
     MhaOutput seen = layer.attention.forward(attn_in.view(), attn_in.view(), attn_in.view(), options, ctx,
                                              t ? &t->attention : nullptr, layer_dropout);
-    Tensor<> h = pre ? add(x, seen.output) : layer.norm1.forward(x.view(), seen.output.view(), t ? &t->norm1 : nullptr);
-    const Tensor<> ffn_in = pre ? layer.norm2.forward(h.view(), t ? &t->norm2 : nullptr) : h;
-    const Tensor<> f = layer.feed_forward.forward(ffn_in.view(), ctx, t ? &t->feed_forward : nullptr);
-    x = pre ? add(h, f) : layer.norm2.forward(h.view(), f.view(), t ? &t->norm2 : nullptr);
+    x = block_output(layer, pre, x, seen.output, t, ctx);
     if (request.output_hidden_states) out.attention_inputs.push_back(attn_in);
     if (request.output_attentions) out.attentions.push_back(std::move(seen.weights));
     if (request.output_query_key) {
@@ -130,14 +166,100 @@ TransformerOutput Transformer::forward(const EncoderInput& input, const EncoderR
     }
   }
   if (request.output_hidden_states) out.hidden_states.push_back(x);
-  out.last_hidden_state =
-      pre ? LayerNorm(stored(params_, tensors_.final_norm_weight), stored(params_, tensors_.final_norm_bias),
-                      c.layer_norm_eps)
-                .forward(x.view(), tape ? &tape->final_norm : nullptr)
-          : std::move(x);
+  out.last_hidden_state = last_hidden(c, tensors_, params_, std::move(x), tape);
   out.logits = Linear(stored(params_, tensors_.lm_head_weight), stored(params_, tensors_.lm_head_bias))
                    .forward(out.last_hidden_state.view(), ctx, tape ? &tape->lm_head : nullptr);
   return out;
+}
+
+std::size_t TransformerCache::bytes() const {
+  std::size_t total = 0;
+  for (const KvCache& layer : layers) total += layer.bytes();
+  return total;
+}
+
+void TransformerCache::clear() {
+  for (KvCache& layer : layers) layer.clear();
+}
+
+TransformerCache Transformer::make_cache(Index batch, Index max_length, CacheDtype dtype) const {
+  require_causal(config_);
+  TransformerCache cache;
+  const Index d = config_.d_model / config_.num_heads;
+  for (Index l = 0; l < config_.num_layers; ++l)
+    cache.layers.emplace_back(KvCacheShape{.batch = batch, .kv_heads = config_.num_heads, .max_length = max_length,
+                                           .head_dim = d, .value_dim = d, .dtype = dtype});
+  return cache;
+}
+
+// Every check that could fail inside a layer is made here, before the first layer appends: the
+// cache then changes in every layer or in none.
+void Transformer::check_decode(TensorView<const std::int64_t> ids, const TransformerCache& cache,
+                               std::span<const Index> counts) const {
+  const TransformerConfig& c = config_;
+  require_causal(c);
+  if (ids.rank() != 2) throw_invalid("ids", "a rank-2 tensor [B, n]", shape_str(ids.shape()));
+  const Index batch = ids.dim(0), n = ids.dim(1);
+  if (cache.layers.size() != static_cast<std::size_t>(c.num_layers))
+    throw_invalid("cache", "one layer cache per block (" + std::to_string(c.num_layers) + ")",
+                  std::to_string(cache.layers.size()));
+  const KvCache& first = cache.layers.front();
+  const Index d = c.d_model / c.num_heads;
+  if (first.batch() != batch || first.kv_heads() != c.num_heads || first.head_dim() != d || first.value_dim() != d)
+    throw_invalid("cache", "batch " + std::to_string(batch) + ", " + std::to_string(c.num_heads) +
+                               " heads of " + std::to_string(d) + " (this model's)",
+                  "batch " + std::to_string(first.batch()) + ", " + std::to_string(first.kv_heads()) +
+                      " heads of " + std::to_string(first.head_dim()));
+  for (const KvCache& layer : cache.layers)
+    if (layer.shape() != first.shape() || !std::ranges::equal(layer.lengths(), first.lengths()))
+      throw_invalid("cache", "layer caches of one shape and the same lengths (as make_cache() gives)",
+                    "layers that differ");
+  if (!counts.empty() && static_cast<Index>(counts.size()) != batch)
+    throw_invalid("counts", std::to_string(batch) + " entries (one per sequence)", std::to_string(counts.size()));
+  for (Index b = 0; b < batch; ++b) {
+    const Index count = counts.empty() ? n : counts[static_cast<std::size_t>(b)];
+    if (count < 0 || count > n)
+      throw_invalid("counts[" + std::to_string(b) + "]", "a count in [0, " + std::to_string(n) + "]",
+                    std::to_string(count));
+    if (first.length(b) + count > first.max_length())
+      throw_invalid("ids", "at most " + std::to_string(first.max_length() - first.length(b)) +
+                               " more tokens for sequence " + std::to_string(b) + " (the cache holds " +
+                               std::to_string(first.length(b)) + " of " + std::to_string(first.max_length()) + ")",
+                    std::to_string(count));
+    for (Index i = 0; i < count; ++i)
+      if (ids(b, i) < 0 || ids(b, i) >= c.vocab_size)
+        throw_invalid("ids", "token ids in [0, " + std::to_string(c.vocab_size) + ")",
+                      std::to_string(ids(b, i)) + " at (" + std::to_string(b) + ", " + std::to_string(i) + ")");
+  }
+}
+
+Tensor<> Transformer::decode(TensorView<const std::int64_t> ids, TransformerCache& cache,
+                             std::span<const Index> counts, const Context& caller_ctx) const {
+  check_parameters();
+  check_decode(ids, cache, counts);
+  const TransformerConfig& c = config_;
+  Workspace own;
+  const Context ctx = with_workspace(caller_ctx, own);
+  // Padding rows (past counts[b]) may hold any id: read them as id 0, never appended.
+  Tensor<std::int64_t> safe_ids = Tensor<std::int64_t>::copy_of(ids);
+  for (Index b = 0; !counts.empty() && b < ids.dim(0); ++b)
+    for (Index i = counts[static_cast<std::size_t>(b)]; i < ids.dim(1); ++i) safe_ids(b, i) = 0;
+  const KvCache& first = cache.layers.front();
+  Tensor<> x = embed(params_, tensors_.embedding, safe_ids.view(), c.d_model,
+                     [&](Index b, Index i) { return first.length(b) + i; });
+  const bool pre = c.norm == NormPlacement::pre;
+  const CachedMhaOptions options{.is_causal = true, .window_left = -1, .scale = {}, .counts = counts};
+  for (Index l = 0; l < c.num_layers; ++l) {
+    const Block layer = block_of(c, tensors_.layers[static_cast<std::size_t>(l)], params_);
+    const Tensor<> attn_in = attention_input(layer, pre, x, nullptr);
+    Tensor<> a(attn_in.shape());
+    layer.attention.forward_with_cache(attn_in.view(), cache.layers[static_cast<std::size_t>(l)], a.view(), options,
+                                       ctx);
+    x = block_output(layer, pre, x, a, nullptr, ctx);
+  }
+  const Tensor<> last = last_hidden(c, tensors_, params_, std::move(x), nullptr);
+  return Linear(stored(params_, tensors_.lm_head_weight), stored(params_, tensors_.lm_head_bias))
+      .forward(last.view(), ctx);
 }
 
 void Transformer::backward(const TransformerTape& tape, TensorView<const float> grad_logits,

@@ -48,7 +48,7 @@ void validate(const TransformerConfig& c) {
 }
 
 std::string config_to_json(const TransformerConfig& c) {
-  const nlohmann::json j = {{"vocab_size", c.vocab_size},
+  nlohmann::json j = {{"vocab_size", c.vocab_size},
                             {"d_model", c.d_model},
                             {"num_heads", c.num_heads},
                             {"num_layers", c.num_layers},
@@ -57,6 +57,9 @@ std::string config_to_json(const TransformerConfig& c) {
                             {"norm", c.norm == NormPlacement::pre ? "pre" : "post"},
                             {"activation", std::string(activation_name(c.activation))},
                             {"layer_norm_eps", c.layer_norm_eps}};
+  // Written only when set, so an encoder's metadata (and so its checkpoint bytes) stays what it
+  // was before the key existed; a missing key reads as false.
+  if (c.causal) j["causal"] = true;
   return j.dump();
 }
 
@@ -87,6 +90,10 @@ TransformerConfig config_from_json(const std::string& text) {
   if (!j.contains("layer_norm_eps") || !j["layer_norm_eps"].is_number())
     throw_invalid("mha.config.layer_norm_eps", "a number", "missing or not a number");
   c.layer_norm_eps = j["layer_norm_eps"].get<double>();
+  if (j.contains("causal")) {
+    if (!j["causal"].is_boolean()) throw_invalid("mha.config.causal", "true or false", j["causal"].dump());
+    c.causal = j["causal"].get<bool>();
+  }
   validate(c);
   return c;
 }

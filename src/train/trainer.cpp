@@ -21,8 +21,20 @@ std::uint64_t mix(std::uint64_t seed, std::uint64_t step) {
 }
 
 TrainingConfig completed(TrainingConfig c, const lang::AttachmentGrammar& grammar) {
-  c.model.vocab_size = grammar.vocabulary().size();
-  c.model.max_length = std::max(c.model.max_length, grammar.max_length());
+  if (c.objective == Objective::causal_lm) {
+    c.model.vocab_size = end_of_sentence_id(grammar) + 1;
+    c.model.causal = true;
+    // A row must hold <eos>, the longest sentence and its <eos> (the shift takes one token).
+    if (c.model.max_length < grammar.max_length() + 1)
+      throw_invalid("max_length", ">= " + std::to_string(grammar.max_length() + 1) +
+                                      " for causal-lm (the longest sentence and its <eos>)",
+                    std::to_string(c.model.max_length));
+  } else {
+    if (c.model.causal)
+      throw_invalid("model.causal", "false for the masked objective (an encoder)", "true");
+    c.model.vocab_size = grammar.vocabulary().size();
+    c.model.max_length = std::max(c.model.max_length, grammar.max_length());
+  }
   c.optimizer.total_steps = c.steps;
   c.optimizer.warmup_steps = std::min(c.optimizer.warmup_steps, c.steps);
   validate(c.model);
@@ -45,6 +57,15 @@ struct BatchTensors {
   }
 };
 
+// causal_lm: no attention mask — padding only ends a row, and causal attention never lets a real
+// position see a later one.
+BatchTensors tensors_of(const CausalBatch& b) {
+  BatchTensors t{Tensor<std::int64_t>({b.batch, b.length}), Tensor<std::int64_t>({b.batch, b.length}), {}};
+  std::copy(b.inputs.begin(), b.inputs.end(), t.ids.data());
+  std::copy(b.targets.begin(), b.targets.end(), t.targets.data());
+  return t;
+}
+
 BatchTensors tensors_of(const MaskedBatch& b) {
   BatchTensors t{Tensor<std::int64_t>({b.batch, b.length}), Tensor<std::int64_t>({b.batch, b.length}),
                  Tensor<std::int64_t>({b.batch, b.length})};
@@ -57,9 +78,19 @@ BatchTensors tensors_of(const MaskedBatch& b) {
 
 }  // namespace
 
+std::string_view objective_name(Objective objective) {
+  return objective == Objective::causal_lm ? "causal-lm" : "masked";
+}
+
+Objective parse_objective(std::string_view name, const std::string& argument) {
+  if (name == "masked") return Objective::masked;
+  if (name == "causal-lm") return Objective::causal_lm;
+  throw_invalid(argument, "masked or causal-lm", "'" + std::string(name) + "'");
+}
+
 std::string training_to_json(const TrainingConfig& c) {
   const AdamWConfig& o = c.optimizer;
-  const nlohmann::json j = {
+  nlohmann::json j = {
       {"model", nlohmann::json::parse(config_to_json(c.model))},
       {"optimizer",
        {{"learning_rate", o.learning_rate}, {"beta1", o.beta1}, {"beta2", o.beta2},
@@ -73,6 +104,8 @@ std::string training_to_json(const TrainingConfig& c) {
       {"eval_every", c.eval_every},
       {"eval_examples", c.eval_examples},
       {"eval_seed", c.eval_seed}};
+  // Only when not the default, so a masked run's checkpoint bytes are what they always were.
+  if (c.objective != Objective::masked) j["objective"] = std::string(objective_name(c.objective));
   return j.dump();
 }
 
@@ -84,6 +117,11 @@ TrainingConfig training_from_json(const std::string& text) {
     return obj[key];
   };
   TrainingConfig c;
+  if (j.is_object() && j.contains("objective")) {
+    if (!j["objective"].is_string())
+      throw_invalid("mha.training objective", "\"masked\" or \"causal-lm\"", j["objective"].dump());
+    c.objective = parse_objective(j["objective"].get<std::string>(), "mha.training objective");
+  }
   c.model = config_from_json(field(j, "model", "").dump());
   const nlohmann::json& o = field(j, "optimizer", "");
   c.optimizer.learning_rate = field(o, "learning_rate", "optimizer.").get<double>();
@@ -159,10 +197,18 @@ Trainer::Trainer(TrainingConfig config, const lang::AttachmentGrammar& grammar, 
                  TensorStore params)
     : config_(completed(std::move(config), grammar)),
       grammar_(grammar),
+      vocabulary_(config_.objective == Objective::causal_lm ? causal_vocabulary(grammar).words()
+                                                            : grammar.vocabulary().words()),
       ctx_(ctx),
       model_(config_.model, std::move(params)),
-      optimizer_(config_.optimizer, model_.parameters()),
-      held_out_(make_eval_set(grammar, config_.eval_examples, config_.eval_seed)) {}
+      optimizer_(config_.optimizer, model_.parameters()) {
+  if (config_.objective == Objective::causal_lm) {
+    held_out_lm_ = causal_eval_batch(grammar, config_.eval_examples, config_.model.max_length, config_.eval_seed);
+    next_tokens_.emplace(grammar);
+  } else {
+    held_out_ = make_eval_set(grammar, config_.eval_examples, config_.eval_seed);
+  }
+}
 
 Trainer::Trainer(TrainingConfig config, const lang::AttachmentGrammar& grammar, const Context& ctx)
     : Trainer(config, grammar, ctx,
@@ -173,10 +219,12 @@ Trainer Trainer::resume(const Checkpoint& checkpoint, const lang::AttachmentGram
   if (!checkpoint.optimizer)
     throw_invalid("checkpoint", "a resumable checkpoint (with optimizer state)",
                   "a model-only checkpoint");
-  if (checkpoint.vocabulary != grammar.vocabulary().words())
-    throw_invalid("checkpoint", "the vocabulary of the attachment language",
-                  "a different vocabulary (" + std::to_string(checkpoint.vocabulary.size()) + " words)");
   TrainingConfig config = training_from_json(checkpoint.training_json);
+  const bool lm = config.objective == Objective::causal_lm;
+  if (checkpoint.vocabulary != (lm ? causal_vocabulary(grammar).words() : grammar.vocabulary().words()))
+    throw_invalid("checkpoint", lm ? "the vocabulary of the attachment language and <eos>"
+                                   : "the vocabulary of the attachment language",
+                  "a different vocabulary (" + std::to_string(checkpoint.vocabulary.size()) + " words)");
   if (steps) {
     if (*steps <= checkpoint.optimizer->steps_done)
       throw_invalid("steps", "more than the checkpoint's " + std::to_string(checkpoint.optimizer->steps_done),
@@ -193,8 +241,18 @@ StepReport Trainer::train_step() {
   const auto start = std::chrono::steady_clock::now();
   const std::uint64_t step_seed = mix(config_.seed, static_cast<std::uint64_t>(step()));
   std::mt19937_64 rng(step_seed);
-  const MaskedBatch sampled = sample_masked_batch(grammar_, config_.batch_size, rng, config_.mask_probability);
-  const BatchTensors t = tensors_of(sampled);
+  BatchTensors t;
+  double tokens = 0;  // real (non-padding) input tokens
+  if (config_.objective == Objective::causal_lm) {
+    const CausalBatch sampled = sample_causal_batch(grammar_, config_.batch_size, config_.model.max_length, rng);
+    t = tensors_of(sampled);
+    tokens = static_cast<double>(std::count_if(sampled.targets.begin(), sampled.targets.end(),
+                                               [](std::int64_t y) { return y != ignore_target; }));
+  } else {
+    const MaskedBatch sampled = sample_masked_batch(grammar_, config_.batch_size, rng, config_.mask_probability);
+    t = tensors_of(sampled);
+    tokens = static_cast<double>(std::count(sampled.padding.begin(), sampled.padding.end(), 0));
+  }
   const LossAndGradients lg = loss_and_gradients(
       model_, t.batch(), {.rate = config_.attention_dropout, .seed = step_seed}, ctx_);
   StepReport r;
@@ -205,7 +263,6 @@ StepReport Trainer::train_step() {
   r.learning_rate = optimizer_.learning_rate(r.step);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   elapsed_ += seconds;
-  const auto tokens = static_cast<double>(std::count(sampled.padding.begin(), sampled.padding.end(), 0));
   r.tokens_per_second = seconds > 0 ? tokens / seconds : 0;
   r.elapsed_seconds = elapsed_;
   return r;
@@ -213,11 +270,17 @@ StepReport Trainer::train_step() {
 
 Evaluation Trainer::evaluate_held_out() const { return evaluate(model_, held_out_, ctx_); }
 
+LmEvaluation Trainer::evaluate_held_out_lm() const {
+  if (!held_out_lm_) throw_invalid("objective", "causal-lm for a language-model evaluation", "masked");
+  return evaluate_lm(model_, *held_out_lm_, *next_tokens_, ctx_);
+}
+
 void Trainer::run(const std::function<void(const StepReport&)>& progress) {
   while (step() < config_.steps) {
     StepReport r = train_step();
     const bool eval_now = r.step == config_.steps || (config_.eval_every > 0 && r.step % config_.eval_every == 0);
-    if (eval_now) r.evaluation = evaluate_held_out();
+    if (eval_now && config_.objective == Objective::causal_lm) r.lm_evaluation = evaluate_held_out_lm();
+    else if (eval_now) r.evaluation = evaluate_held_out();
     if (progress) progress(r);
   }
 }
@@ -226,7 +289,7 @@ Checkpoint Trainer::checkpoint(bool with_optimizer) const {
   Checkpoint c;
   c.config = config_.model;
   c.parameters = model_.parameters();
-  c.vocabulary = grammar_.vocabulary().words();
+  c.vocabulary = vocabulary_;
   c.step = step();
   c.training_json = training_to_json(config_);
   if (with_optimizer)

@@ -32,8 +32,10 @@ class Workspace {
     packed_keys,       // the fast kernel's Kᵀ tiles
     packed_values,     // the fast kernel's dense value rows
     value_flags,       // the fast kernel's per-tile "holds NaN or Inf" flags
+    cached_attention,  // the decode kernel's packed queries and per-part softmax states
+    widened_cache,     // a bf16 / f16 cache's rows widened to fp32 for the fused prefill path
   };
-  static constexpr std::size_t kSlots = 6;
+  static constexpr std::size_t kSlots = 8;
 
   Workspace() = default;
   Workspace(const Workspace&) = delete;

@@ -93,6 +93,11 @@ class AttachmentGrammar {
   // The longest sentence, in tokens.
   Index max_length() const { return 8; }
 
+  // Every sentence of the language (it is finite: a few thousand), in a fixed order — the
+  // templates in turn, each over its tables in declaration order. For the language model's
+  // next-token checks (mha/train/next_token_grammar.hpp); every one is derivable().
+  std::vector<std::vector<std::int64_t>> sentences() const;
+
   // The relation tables. verbs(): the attachment verbs. objects/instruments throw mha::Error
   // naming "verb" for a word that is not an attachment verb; attributes throws naming "noun"
   // for a word that is not an object noun.

@@ -16,12 +16,14 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <type_traits>
 
 #include "mha/core/context.hpp"
 #include "mha/core/tensor.hpp"
 #include "mha/kernels/attention.hpp"
 #include "mha/kernels/attention_backward.hpp"  // AttentionDropout
+#include "mha/kernels/kv_cache.hpp"
 #include "mha/layers/weight.hpp"
 
 namespace mha {
@@ -88,6 +90,17 @@ struct MhaOptions {
   std::optional<double> scale{};  // default 1/sqrt(head_dim)
 };
 
+// A call with a cache (incremental decoding). The new rows of sequence b are the first
+// counts[b] of the input's n (empty: all n; the rest is padding of a shorter sequence: not
+// appended, output 0). Query row i sits at position length(b) − counts[b] + i of the cache after
+// the append (bottom-right alignment), so a prefill and a one-token step are the same call.
+struct CachedMhaOptions {
+  bool is_causal = true;   // false: every cached key is visible (cross-attention to a memory)
+  Index window_left = -1;  // sliding window (keys pos−window_left … pos); −1 = unlimited
+  std::optional<double> scale{};  // default 1/sqrt(head_dim)
+  std::span<const Index> counts{};
+};
+
 struct MhaTape;  // what a training forward keeps for backward()
 
 struct MhaOutput {
@@ -117,6 +130,24 @@ class MultiHeadAttention {
                     TensorView<const float> value, const MhaOptions& options = {},
                     const Context& ctx = {}, MhaTape* tape = nullptr,
                     const AttentionDropout& dropout = {}) const;
+
+  // Decoding. Input and output are (B, n, E) with batch_first, else (n, B, E); unbatched (n, E)
+  // is a batch of one. The layer needs no bias_k / bias_v / zero_attn (throws otherwise).
+  //
+  // A cache this layer can use: Hkv = num_kv_heads, D = head_dim, batch B, S_max tokens.
+  KvCache make_cache(Index batch, Index max_length, CacheDtype dtype = CacheDtype::f32) const;
+  // Self-attention step: projects x's keys and values, appends them to `cache` (all checks come
+  // first; on error the cache is unchanged) and attends the new queries over the cache. Writes
+  // `out` (x's shape) and returns nothing, so that a step with a lent workspace allocates no buffer.
+  void forward_with_cache(TensorView<const float> x, KvCache& cache, TensorView<float> out,
+                          const CachedMhaOptions& options = {}, const Context& ctx = {}) const;
+  // Cross-attention: append_to_cache projects an encoder memory (B, S, kdim / vdim; layout as
+  // above) once into `cache`; attend_cache lets queries attend what the cache holds
+  // (options.is_causal is usually false here) without appending anything.
+  void append_to_cache(TensorView<const float> key, TensorView<const float> value, KvCache& cache,
+                       std::span<const Index> counts = {}, const Context& ctx = {}) const;
+  void attend_cache(TensorView<const float> query, const KvCache& cache, TensorView<float> out,
+                    const CachedMhaOptions& options = {}, const Context& ctx = {}) const;
 
  private:
   MhaConfig config_;

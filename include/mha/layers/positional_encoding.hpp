@@ -7,7 +7,10 @@
 
 namespace mha {
 
-// [length, width]; throws mha::Error for length < 0 or width < 1.
+// PE(position, dim) for a model of `width` dimensions (no checks: 0 <= dim < width).
+float sinusoidal_position(Index position, Index dim, Index width);
+// [length, width]: the rows for positions 0 … length−1; throws mha::Error for length < 0 or
+// width < 1.
 Tensor<> sinusoidal_positions(Index length, Index width);
 
 }  // namespace mha

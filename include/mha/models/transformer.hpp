@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,7 @@
 #include "mha/layers/feed_forward.hpp"
 #include "mha/layers/layer_norm.hpp"
 #include "mha/layers/linear_layer.hpp"
-#include "mha/layers/multi_head_attention_backward.hpp"
+#include "mha/layers/multi_head_attention_backward.hpp"  // and, through the layer, KvCache
 #include "mha/models/encoder.hpp"
 
 namespace mha {
@@ -45,6 +46,9 @@ struct TransformerConfig {
   NormPlacement norm = NormPlacement::pre;
   Activation activation = Activation::gelu;
   double layer_norm_eps = 1e-5;
+  // Masked self-attention (a decoder: each position sees itself and the positions before it):
+  // a causal language model, which can also decode token by token with a cache (decode()).
+  bool causal = false;
 };
 
 // Throws mha::Error naming the field (e.g. "num_heads", expected "a divisor of d_model 64").
@@ -94,6 +98,15 @@ struct TransformerOutput : EncoderOutput {
   Tensor<> logits;  // [B, L, V]
 };
 
+// A causal model's decoding state: one KvCache per layer (mha/kernels/kv_cache.hpp), all of one
+// batch size, capacity and element type. Sequence b's next token sits at position length(b).
+struct TransformerCache {
+  std::vector<KvCache> layers;
+  Index length(Index b) const { return layers.empty() ? 0 : layers.front().length(b); }
+  std::size_t bytes() const;  // 2·layers·B·H·S_max·D·sizeof(dtype)
+  void clear();
+};
+
 class Transformer final : public Encoder {
  public:
   // Validates the config and that the parameters have its layout (names, shapes and order);
@@ -122,12 +135,26 @@ class Transformer final : public Encoder {
   void backward(const TransformerTape& tape, TensorView<const float> grad_logits,
                 TensorStore& gradients, const Context& ctx = {}) const;
 
+  // Decoding (config().causal only). A cache for `batch` sequences of up to `max_length` tokens.
+  TransformerCache make_cache(Index batch, Index max_length, CacheDtype dtype = CacheDtype::f32) const;
+  // Runs the next tokens ids [B, n] of each sequence (the first counts[b] of row b; empty: all n)
+  // through the model at positions length(b) … and appends them to the cache; returns the logits
+  // [B, n, V] (rows past counts[b] are not meaningful). A prefill and a one-token step are the
+  // same call, and decode() of a whole text equals forward() of it (causal) within the
+  // fast-vs-reference rule. Every argument is checked before the cache changes: on error
+  // (an id outside the vocabulary, a sequence that would pass the cache's capacity, a cache of
+  // another shape) it throws mha::Error and the cache is as it was.
+  Tensor<> decode(TensorView<const std::int64_t> ids, TransformerCache& cache,
+                  std::span<const Index> counts = {}, const Context& ctx = {}) const;
+
   EncoderShape shape() const override;
   EncoderOutput encode(const EncoderInput& input, const EncoderRequest& request = {},
                        const Context& ctx = {}) const override;
 
  private:
   void check_parameters() const;
+  void check_decode(TensorView<const std::int64_t> ids, const TransformerCache& cache,
+                    std::span<const Index> counts) const;
 
   TransformerConfig config_;
   TransformerTensors tensors_;

@@ -1,5 +1,6 @@
-// Trainer: masked-token training of a Transformer on the attachment language, with periodic
-// held-out evaluation, checkpoints and resume.
+// Trainer: training of a Transformer on the attachment language — masked-token prediction (an
+// encoder) or next-token prediction (a causal language model, mha/train/causal_batches.hpp) —
+// with periodic held-out evaluation, checkpoints and resume.
 //
 // Determinism: step t trains on the batch drawn from mt19937_64(mix(seed, t)) and uses attention
 // dropout seeded by mix(seed, t); the parameters start from init_parameters(config, seed). So a
@@ -11,18 +12,33 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "mha/core/context.hpp"
 #include "mha/train/adamw.hpp"
 #include "mha/lang/attachment_grammar.hpp"
+#include "mha/train/causal_batches.hpp"
 #include "mha/train/checkpoint.hpp"
+#include "mha/train/lm_evaluation.hpp"
 #include "mha/train/masked_batches.hpp"
+#include "mha/train/next_token_grammar.hpp"
 #include "mha/models/transformer.hpp"
 
 namespace mha::train {
 
+// masked: an encoder predicts [MASK]ed tokens (masked_batches.hpp).
+// causal_lm: a causal model predicts each next token of sentence streams (causal_batches.hpp);
+//   the vocabulary gains <eos>, model.causal is set, and rows are model.max_length tokens.
+enum class Objective : std::uint8_t { masked, causal_lm };
+std::string_view objective_name(Objective objective);  // "masked", "causal-lm"
+// Throws mha::Error naming `argument` for another name.
+Objective parse_objective(std::string_view name, const std::string& argument = "objective");
+
 struct TrainingConfig {
-  TransformerConfig model;  // vocab_size and max_length are taken from the grammar
+  Objective objective = Objective::masked;
+  // masked: vocab_size and max_length are taken from the grammar; causal_lm: vocab_size
+  TransformerConfig model;
   AdamWConfig optimizer;    // total_steps is set to `steps`
   Index steps = 1000;
   Index batch_size = 64;
@@ -30,7 +46,9 @@ struct TrainingConfig {
   double attention_dropout = 0.0;
   std::uint64_t seed = 0;
   Index eval_every = 100;     // 0: only at the end
-  Index eval_examples = 900;  // the held-out set: make_eval_set(grammar, n, eval_seed)
+  // The held-out set: make_eval_set(grammar, n, eval_seed); causal_lm: n sentences,
+  // causal_eval_batch(grammar, n, model.max_length, eval_seed).
+  Index eval_examples = 900;
   std::uint64_t eval_seed = 0x5EED0E7A1ull;
 };
 
@@ -59,7 +77,8 @@ struct StepReport {
   double loss = 0, grad_norm = 0, learning_rate = 0;
   double tokens_per_second = 0;  // real (non-padding) tokens through forward + backward
   double elapsed_seconds = 0;
-  std::optional<Evaluation> evaluation;  // on evaluation steps and the last step
+  std::optional<Evaluation> evaluation;  // on evaluation steps and the last step (masked)
+  std::optional<LmEvaluation> lm_evaluation;  // the same, causal_lm
 };
 
 class Trainer {
@@ -79,7 +98,10 @@ class Trainer {
   void run(const std::function<void(const StepReport&)>& progress = {});
   // One step; returns its report (without evaluation).
   StepReport train_step();
-  Evaluation evaluate_held_out() const;
+  Evaluation evaluate_held_out() const;      // masked
+  LmEvaluation evaluate_held_out_lm() const;  // causal_lm
+  // The words of the model's ids: the grammar's, and <eos> for causal_lm.
+  const std::vector<std::string>& vocabulary() const { return vocabulary_; }
 
   Checkpoint checkpoint(bool with_optimizer) const;
 
@@ -89,10 +111,13 @@ class Trainer {
 
   TrainingConfig config_;
   const lang::AttachmentGrammar& grammar_;
+  std::vector<std::string> vocabulary_;
   Context ctx_;
   Transformer model_;
   AdamW optimizer_;
-  std::vector<EvalExample> held_out_;
+  std::vector<EvalExample> held_out_;       // masked
+  std::optional<CausalBatch> held_out_lm_;  // causal_lm
+  std::optional<NextTokenGrammar> next_tokens_;  // causal_lm
   double elapsed_ = 0;
 };
 

@@ -29,6 +29,7 @@
 
 #include "hwy/highway.h"
 #include "kernels/cpu/attention_plan.hpp"
+#include "kernels/cpu/exp2-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace mha::cpu::HWY_NAMESPACE {
@@ -120,27 +121,7 @@ float scale_and_mask_row(float* s, const float* bias, Index cols, Index lo, Inde
   return hn::GetLane(hn::MaxOfLanes(df, vmax));
 }
 
-// 2^t for t ≤ 0. t = k + f with k the nearest integer (adding 1.5·2^23 rounds t and leaves k in
-// the low mantissa bits), 2^f on [−1/2, 1/2] by a degree-6 polynomial (near-minimax fit of our
-// own; relative error ≤ 8e-8 when evaluated in float, under one ulp), then k added to the
-// exponent bits. t < −125 (also −∞ and NaN) gives 0: such a term is below 2^−125 of the row
-// maximum's 1, far under one ulp of any sum it joins.
-HWY_INLINE VF exp2_nonpositive(DF df, VF t) {
-  const hn::RebindToSigned<DF> di;
-  const VF magic = hn::Set(df, 12582912.0f);  // 1.5·2^23
-  const VF shifted = hn::Add(t, magic);
-  const VF f = hn::Sub(t, hn::Sub(shifted, magic));
-  VF poly = hn::Set(df, 1.534591138e-4f);
-  poly = hn::MulAdd(poly, f, hn::Set(df, 1.339993207e-3f));
-  poly = hn::MulAdd(poly, f, hn::Set(df, 9.618488140e-3f));
-  poly = hn::MulAdd(poly, f, hn::Set(df, 5.550328642e-2f));
-  poly = hn::MulAdd(poly, f, hn::Set(df, 2.402264625e-1f));
-  poly = hn::MulAdd(poly, f, hn::Set(df, 6.931471825e-1f));
-  poly = hn::MulAdd(poly, f, hn::Set(df, 1.0f));
-  const auto exponent = hn::ShiftLeft<23>(hn::BitCast(di, shifted));  // k·2^23 (magic's bits drop)
-  const VF y = hn::BitCast(df, hn::Add(hn::BitCast(di, poly), exponent));
-  return hn::IfThenElseZero(hn::Ge(t, hn::Set(df, -125.0f)), y);
-}
+// 2^t for t ≤ 0: exp2_nonpositive, in exp2-inl.h (shared with the online softmax core).
 
 // s_c ← 2^(s_c − shift) for base-2 logits s_c ≤ shift; returns Σ_c of the results.
 float exp_shifted_row(float* s, Index cols, float shift) {
