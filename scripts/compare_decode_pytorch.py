@@ -27,7 +27,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -85,20 +84,8 @@ print(json.dumps({"steps": {str(k): v for k, v in steps.items()},
 """
 
 
-def cpu_model():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
-def cpu_flags():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    return set()
+# The machine description shared with the layer comparison (same folder, so importable).
+from compare_pytorch import cpu_flags, cpu_model  # noqa: E402
 
 
 def run_json(cmd):

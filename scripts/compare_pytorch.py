@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 
@@ -204,6 +205,11 @@ def main():
         "```",
         "",
     ]
+    # Sections other scripts write (Python bindings, decoding) sit between marker comments; a
+    # rewrite of this page keeps them as they are.
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            doc += kept_sections(f.read())
     notes = os.path.join(os.path.dirname(args.out), "performance_notes.md")
     if os.path.exists(notes):
         with open(notes) as f:
@@ -211,6 +217,11 @@ def main():
     with open(args.out, "w") as f:
         f.write("\n".join(doc))
     print(f"wrote {args.out}")
+
+
+def kept_sections(text):
+    """The <!-- NAME:begin --> … <!-- NAME:end --> blocks of a page, in order, markers included."""
+    return [m.group(0) + "\n" for m in re.finditer(r"<!-- ([\w-]+):begin -->.*?<!-- \1:end -->", text, re.S)]
 
 
 if __name__ == "__main__":

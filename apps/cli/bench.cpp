@@ -46,18 +46,7 @@ struct BenchShape {
 };
 
 BenchShape parse_shape(const std::string& text) {
-  std::vector<Index> values;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    try {
-      std::size_t used = 0;
-      values.push_back(std::stoll(item, &used));
-      if (used != item.size()) values.back() = 0;
-    } catch (const std::exception&) {
-      values.push_back(0);
-    }
-  }
+  const std::vector<Index> values = parse_index_list(text);
   const bool ok = values.size() == 4 &&
                   std::all_of(values.begin(), values.end(), [](Index v) { return v > 0; }) &&
                   values[2] % values[3] == 0;

@@ -36,18 +36,7 @@
 namespace mha::cli {
 
 DecodeShape parse_decode_shape(const std::string& text) {
-  std::vector<Index> values;
-  std::stringstream in(text.empty() ? std::string("512,8") : text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    try {
-      std::size_t used = 0;
-      values.push_back(std::stoll(item, &used));
-      if (used != item.size()) values.back() = 0;
-    } catch (const std::exception&) {
-      values.push_back(0);
-    }
-  }
+  std::vector<Index> values = parse_index_list(text.empty() ? std::string("512,8") : text);
   if (values.size() == 2) values.push_back(values[1]);
   const bool ok = values.size() == 3 &&
                   std::all_of(values.begin(), values.end(), [](Index v) { return v > 0; }) &&

@@ -39,18 +39,7 @@ struct GenerateLength {
 };
 
 GenerateLength parse_generate(const std::string& text) {
-  std::vector<Index> values;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    try {
-      std::size_t used = 0;
-      values.push_back(std::stoll(item, &used));
-      if (used != item.size()) values.back() = 0;
-    } catch (const std::exception&) {
-      values.push_back(0);
-    }
-  }
+  const std::vector<Index> values = parse_index_list(text);
   if (values.size() != 2 || values[0] < 1 || values[1] < 1)
     throw_invalid("--generate", "P,G: prompt tokens and generated tokens, both at least 1", "'" + text + "'");
   return {values[0], values[1]};

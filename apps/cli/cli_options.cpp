@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <sstream>
 #include <string_view>
 
 #include "mha/kernels/attention.hpp"
@@ -18,6 +19,22 @@ void add_kernel_option(CLI::App& command, std::string& kernel) {
 }
 
 KernelKind resolve_kernel(const std::string& kernel) { return parse_kernel(kernel, "--kernel"); }
+
+std::vector<Index> parse_index_list(const std::string& text) {
+  std::vector<Index> values;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      std::size_t used = 0;
+      values.push_back(std::stoll(item, &used));
+      if (used != item.size()) values.back() = 0;
+    } catch (const std::exception&) {
+      values.push_back(0);
+    }
+  }
+  return values;
+}
 
 void add_color_option(CLI::App& command, std::string& color) {
   color = "auto";

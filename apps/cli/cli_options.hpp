@@ -1,8 +1,10 @@
-// Options shared by several subcommands: the attention kernel and the colour mode of heat maps.
+// Options shared by several subcommands: the attention kernel, the colour mode of heat maps and
+// comma-separated integer lists (--shape, --generate).
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "mha/core/context.hpp"
 #include "mha/viz/heatmap.hpp"
@@ -18,5 +20,9 @@ KernelKind resolve_kernel(const std::string& kernel);
 void add_color_option(CLI::App& command, std::string& color);
 // auto: 256-colour shading when stdout is a terminal and neither NO_COLOR is set nor TERM=dumb.
 viz::ColorMode resolve_color(const std::string& color);
+
+// "1,2048,512,8" → {1, 2048, 512, 8}; an item that is not a whole integer reads as 0, so the
+// caller's range check names the option and the text.
+std::vector<Index> parse_index_list(const std::string& text);
 
 }  // namespace mha::cli

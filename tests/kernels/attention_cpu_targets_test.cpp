@@ -13,17 +13,11 @@
 #include "kernels/cpu/attention_cpu.hpp"
 #include "mha/kernels/cpu_info.hpp"
 #include "kernels/cpu/attention_plan.hpp"
+#include "testing/forced_target.hpp"
 
 namespace mha::testing {
 namespace {
 
-// Restores the CPU's own target choice when a test ends, pass or fail.
-struct ForcedTarget {
-  explicit ForcedTarget(std::int64_t target) { hwy::SetSupportedTargetsForTest(target); }
-  ~ForcedTarget() { hwy::SetSupportedTargetsForTest(0); }
-  ForcedTarget(const ForcedTarget&) = delete;
-  ForcedTarget& operator=(const ForcedTarget&) = delete;
-};
 
 TEST(AttentionCpuTargets, EveryRunnableTargetMeetsTheRule) {
   const std::int64_t runnable = cpu::compiled_simd_targets() & hwy::SupportedTargets();

@@ -8,16 +8,11 @@
 
 #include "kernels/cached_attention_problem.hpp"
 #include "kernels/cpu/attention_plan.hpp"
+#include "testing/forced_target.hpp"
 
 namespace mha::testing {
 namespace {
 
-struct ForcedTarget {
-  explicit ForcedTarget(std::int64_t target) { hwy::SetSupportedTargetsForTest(target); }
-  ~ForcedTarget() { hwy::SetSupportedTargetsForTest(0); }
-  ForcedTarget(const ForcedTarget&) = delete;
-  ForcedTarget& operator=(const ForcedTarget&) = delete;
-};
 
 TEST(CachedAttentionTargets, EveryRunnableTargetMeetsTheRule) {
   const std::int64_t runnable = cpu::compiled_simd_targets() & hwy::SupportedTargets();
