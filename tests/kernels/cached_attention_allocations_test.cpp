@@ -1,39 +1,10 @@
 // A decode step allocates nothing once the workspace has grown: this binary's global operator new
-// counts calls (and only counts: it forwards to malloc, so other tests are unaffected).
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
+// counts calls (testing/counting_new.hpp; it only counts, so other tests are unaffected).
 #include <gtest/gtest.h>
 
 #include "kernels/cached_attention_problem.hpp"
 #include "mha/core/workspace.hpp"
-
-namespace {
-std::atomic<long> g_allocations{0};
-
-void* counted(std::size_t bytes, std::size_t alignment) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  void* block = alignment <= alignof(std::max_align_t)
-                    ? std::malloc(bytes == 0 ? 1 : bytes)
-                    : std::aligned_alloc(alignment, (bytes + alignment - 1) / alignment * alignment);
-  if (block == nullptr) throw std::bad_alloc();
-  return block;
-}
-}  // namespace
-
-void* operator new(std::size_t bytes) { return counted(bytes, 0); }
-void* operator new[](std::size_t bytes) { return counted(bytes, 0); }
-void* operator new(std::size_t bytes, std::align_val_t a) { return counted(bytes, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t bytes, std::align_val_t a) { return counted(bytes, static_cast<std::size_t>(a)); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#include "testing/counting_new.hpp"
 
 namespace mha {
 namespace {
@@ -47,10 +18,10 @@ TEST(CachedAttentionAllocations, StepWithGrownWorkspaceAllocatesNothing) {
       Workspace ws;
       const Context ctx{KernelKind::cpu, threads, &ws};
       cached_attention(args, ctx);  // grows the workspace
-      const long before = g_allocations.load();
+      const long before = testing::allocation_counts().blocks;
       cached_attention(args, ctx);
       cached_attention(args, ctx);
-      EXPECT_EQ(g_allocations.load() - before, 0) << cache_dtype_name(dtype) << ", threads " << threads;
+      EXPECT_EQ(testing::allocation_counts().blocks - before, 0) << cache_dtype_name(dtype) << ", threads " << threads;
     }
 }
 
