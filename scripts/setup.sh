@@ -27,6 +27,8 @@ packages=(
   # the fuzz preset (Clang, libFuzzer, sanitizer runtimes), Clang's OpenMP, and LLVM's archiver
   # (CMake archives Clang builds with llvm-ar and llvm-ranlib when they are installed)
   clang libclang-rt-14-dev libomp-dev llvm
+  # sequence-parallel attention (mha::dist, src/dist) and its tests under mpirun
+  libopenmpi-dev openmpi-bin
   # the browser tests of the head view
   chromium
 )

@@ -36,6 +36,9 @@ void attention_for_training(const AttentionArgs& args, const AttentionDropout& d
     throw_invalid("lse", "a [B, Hq, Lq] view (the backward needs it)", "none");
   if (!(dropout.rate >= 0.0 && dropout.rate < 1.0))
     throw_invalid("dropout rate", "a probability in [0, 1)", std::to_string(dropout.rate));
+  if (dropout.rate > 0.0 && ctx.sequence_parallel != nullptr)
+    throw_invalid("dropout rate", "0 under a sequence-parallel context (dropout needs whole rows)",
+                  std::to_string(dropout.rate));
   attention(args, ctx);  // validates; without dropout this is the whole forward
   if (dropout.rate > 0.0) attention_dropout_reference(args, dropout);
 }

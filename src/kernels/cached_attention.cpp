@@ -63,6 +63,9 @@ void validate(const CachedAttentionArgs& a) {
 
 void cached_attention(const CachedAttentionArgs& args, const Context& ctx) {
   validate(args);
+  if (ctx.sequence_parallel != nullptr)
+    throw_invalid("context", "no sequence_parallel hook (a KvCache lives in one process)",
+                  "a sequence-parallel context");
   switch (ctx.kernel) {
     case KernelKind::reference: return cached_attention_reference(args);
     case KernelKind::cpu: return cached_attention_cpu(args, ctx);

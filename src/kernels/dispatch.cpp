@@ -13,6 +13,7 @@
 #include "mha/kernels/attention_backward.hpp"
 #include "mha/kernels/linear.hpp"
 #include "mha/kernels/linear_backward.hpp"
+#include "mha/kernels/sequence_parallel.hpp"
 
 namespace mha {
 namespace {
@@ -117,6 +118,11 @@ KernelKind parse_kernel(std::string_view text, std::string_view argument) {
 
 void attention(const AttentionArgs& args, const Context& ctx) {
   validate(args);
+  if (ctx.sequence_parallel != nullptr) {
+    Context local = ctx;
+    local.sequence_parallel = nullptr;
+    return ctx.sequence_parallel->attention(args, local);
+  }
   switch (ctx.kernel) {
     case KernelKind::reference: return attention_reference(args);
     case KernelKind::cpu: return attention_cpu(args, ctx);
@@ -136,6 +142,9 @@ void linear(const LinearArgs& args, const Context& ctx) {
 // No fast attention backward kernel yet: every kind runs the float64 reference.
 void attention_backward(const AttentionBackwardArgs& args, const Context& ctx) {
   validate_backward(args);
+  if (ctx.sequence_parallel != nullptr)
+    throw_invalid("context", "no sequence_parallel hook (the attention backward runs on one process)",
+                  "a sequence-parallel context");
   switch (ctx.kernel) {
     case KernelKind::reference:
     case KernelKind::cpu: return attention_backward_reference(args);

@@ -215,6 +215,10 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
   const Sizes s = check_call(*this, query, key, value, options);
   if (tape && options.need_weights)
     throw_invalid("need_weights", "false (training never stores the probabilities)", "true");
+  if (caller_ctx.sequence_parallel != nullptr && (c.add_bias_kv || c.add_zero_attn))
+    throw_invalid(c.add_bias_kv ? "add_bias_kv" : "add_zero_attn",
+                  "false under sequence parallelism (every rank would append its own copy of the key)",
+                  "true");
   if (!tape && dropout.rate != 0)
     throw_invalid("dropout", "rate 0 without a tape (dropout is for training)",
                   std::to_string(dropout.rate));

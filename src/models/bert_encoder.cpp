@@ -69,14 +69,12 @@ BertOutput BertModel::forward(const BertInput& input, const BertForwardOptions& 
 
   // h⁰ = LayerNorm((word + token_type) + position), summed in modeling_bert.py's order.
   const Tensor<std::int64_t> zeros({batch, len});
-  Tensor<std::int64_t> positions({len});
-  for (Index l = 0; l < len; ++l) positions(l) = l;
+  const Tensor<std::int64_t> positions = position_ids(input, config_.max_position_embeddings, ctx);
   const TensorView<const std::int64_t> types =
       input.token_type_ids.defined() ? input.token_type_ids : zeros.view();
   Tensor<> sum = embeddings_.word.forward(ids, "input_ids");
   const Tensor<> type_rows = embeddings_.token_type.forward(types, "token_type_ids");
-  const Tensor<> position_rows = embeddings_.position.forward(
-      TensorView<const std::int64_t>(positions.data(), {batch, len}, {0, 1}), "position_ids");
+  const Tensor<> position_rows = embeddings_.position.forward(positions.view(), "position_ids");
   for (Index i = 0; i < sum.numel(); ++i) {
     sum.data()[i] += type_rows.data()[i];
     sum.data()[i] += position_rows.data()[i];

@@ -140,7 +140,9 @@ TransformerOutput Transformer::forward(const EncoderInput& input, const EncoderR
     options.key_padding_mask = block_mask(padding.view());
   }
 
-  Tensor<> x = embed(params_, tensors_.embedding, ids, c.d_model, [](Index, Index i) { return i; });
+  const Tensor<std::int64_t> positions = position_ids(input, c.max_length, ctx);
+  Tensor<> x = embed(params_, tensors_.embedding, ids, c.d_model,
+                     [&](Index b, Index i) { return static_cast<Index>(positions(b, i)); });
 
   TransformerOutput out;
   if (tape) {

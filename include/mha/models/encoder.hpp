@@ -7,6 +7,10 @@
 //   token_type_ids  [B, L]   segment ids (BERT); absent = all 0 (a model without segments
 //                            refuses them)
 //   attention_mask  [B, L]   1 = attend, 0 = padding (Hugging Face's convention); absent = all 1
+//   position_ids    [B, L]   each token's position in [0, max_positions) (Hugging Face's
+//                            position_ids); absent = 0 … L−1. Under sequence parallelism
+//                            (Context::sequence_parallel) each rank holds a shard of the tokens and
+//                            must pass their global positions (mha::dist::shard_positions).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +25,7 @@ struct EncoderInput {
   TensorView<const std::int64_t> input_ids{};
   TensorView<const std::int64_t> token_type_ids{};
   TensorView<const std::int64_t> attention_mask{};
+  TensorView<const std::int64_t> position_ids{};
 };
 
 // What to hand back besides last_hidden_state (Hugging Face's output_* flags).
@@ -60,5 +65,10 @@ class Encoder {
 // attention_mask (1 = attend, 0 = padding) → block flags (1 = padding), PyTorch's
 // key_padding_mask polarity. Throws mha::Error naming attention_mask for another value.
 BoolTensor padding_flags(TensorView<const std::int64_t> attention_mask);
+
+// The positions [B, L] of input_ids' tokens: input.position_ids checked (shape like input_ids,
+// values in [0, max_positions)), or 0 … L−1 when absent. Throws mha::Error naming position_ids,
+// also when they are absent under a sequence-parallel context (a shard's tokens are not at 0 … L−1).
+Tensor<std::int64_t> position_ids(const EncoderInput& input, Index max_positions, const Context& ctx);
 
 }  // namespace mha
