@@ -5,6 +5,8 @@
 //                 attn_mask (optional; BOOL = True blocked, F32 = added to the scores)
 //   output file:  output, and with --need-weights: weights (head-averaged, or per head)
 // Shapes follow PyTorch: (L, B, E), (B, L, E) with --batch-first, or (L, E) unbatched.
+// With --dist under mpirun the ranks share the sequence and rank 0 writes the same output file
+// (dist_attend.hpp).
 #include <fmt/core.h>
 
 #include <memory>
@@ -13,6 +15,7 @@
 
 #include "cli_options.hpp"
 #include "commands.hpp"
+#include "dist_attend.hpp"
 #include "mha/layers/mha_state_dict.hpp"
 #include "mha/io/safetensors.hpp"
 #include "mha/layers/multi_head_attention.hpp"
@@ -29,6 +32,8 @@ struct AttendArgs {
   bool need_weights = false;
   bool per_head = false;
   std::string kernel;
+  int threads = 0;
+  DistFlags dist;
 };
 
 Tensor<> read_float_input(const SafetensorsFile& file, const std::string& name) {
@@ -68,37 +73,84 @@ SafetensorsFile open_file(const std::string& path, const std::string& flag) {
   }
 }
 
-void run_attend(const AttendArgs& args) {
-  const Context ctx{.kernel = resolve_kernel(args.kernel)};
-  const SafetensorsFile weights_file = open_file(args.weights_path, "--weights");
-  const MultiHeadAttention layer =
-      load_mha_state_dict(weights_file, {.num_heads = args.heads,
-                                         .batch_first = args.batch_first,
-                                         .add_zero_attn = args.add_zero_attn});
-
-  const SafetensorsFile inputs = open_file(args.inputs_path, "--inputs");
-  if (!inputs.contains("query")) throw_invalid("query", "a tensor in " + args.inputs_path, "none");
-  const Tensor<> query = read_float_input(inputs, "query");
-  const Tensor<> key = inputs.contains("key") ? read_float_input(inputs, "key") : query;
-  const Tensor<> value = inputs.contains("value") ? read_float_input(inputs, "value") : key;
+// What a run reads. The options hold views of the masks' storage, so this stays in place.
+struct AttendInputs {
+  std::optional<MultiHeadAttention> layer;
+  Tensor<> query, key, value;
   LoadedMask padding, attn;
   MhaOptions options;
-  options.key_padding_mask = padding.read(inputs, "key_padding_mask");
-  options.attn_mask = attn.read(inputs, "attn_mask");
-  options.is_causal = args.causal;
-  options.need_weights = args.need_weights;
-  options.average_attn_weights = !args.per_head;
-  const MhaOutput result = layer.forward(query.view(), key.view(), value.view(), options, ctx);
+};
+
+void read_inputs(const AttendArgs& args, AttendInputs& in) {
+  const SafetensorsFile weights_file = open_file(args.weights_path, "--weights");
+  in.layer.emplace(load_mha_state_dict(weights_file, {.num_heads = args.heads,
+                                                      .batch_first = args.batch_first,
+                                                      .add_zero_attn = args.add_zero_attn}));
+  const SafetensorsFile inputs = open_file(args.inputs_path, "--inputs");
+  if (!inputs.contains("query")) throw_invalid("query", "a tensor in " + args.inputs_path, "none");
+  in.query = read_float_input(inputs, "query");
+  in.key = inputs.contains("key") ? read_float_input(inputs, "key") : in.query;
+  in.value = inputs.contains("value") ? read_float_input(inputs, "value") : in.key;
+  in.options.key_padding_mask = in.padding.read(inputs, "key_padding_mask");
+  in.options.attn_mask = in.attn.read(inputs, "attn_mask");
+  in.options.is_causal = args.causal;
+  in.options.need_weights = args.need_weights;
+  in.options.average_attn_weights = !args.per_head;
+}
+
+// What a sequence split over ranks cannot do; each check names the flag or tensor that asked.
+void check_distributable(const AttendArgs& args) {
+  if (args.need_weights)
+    throw Error("--need-weights: not with --dist (no rank sees a whole row of the weights)");
+  if (args.add_zero_attn)
+    throw Error("--add-zero-attn: not with --dist (every rank would append its own zero key)");
+}
+void check_distributable(const AttendInputs& in) {
+  if (in.options.attn_mask)
+    throw Error("attn_mask: not with --dist (a query-by-key mask cannot travel with the keys; "
+                "key_padding_mask can)");
+  if (in.layer->config().add_bias_kv)
+    throw Error("bias_k: not with --dist (every rank would append its own bias key)");
+}
+
+void run_attend(const AttendArgs& args) {
+  const bool distributed = !args.dist.algorithm.empty();
+  if (distributed) check_distributable(args);
+  const Context ctx{.kernel = resolve_kernel(args.kernel), .threads = args.threads};
+  std::optional<DistAttend> dist;
+  if (distributed) dist.emplace(args.dist);  // starts MPI
+
+  AttendInputs in;
+  const auto read = [&] {
+    read_inputs(args, in);
+    if (distributed) check_distributable(in);
+  };
+  if (dist)
+    dist->all_or_none(read, "reading --weights and --inputs");
+  else
+    read();
+  const MultiHeadAttention& layer = *in.layer;
+  MhaOutput result;
+  if (dist)
+    result.output = dist->forward(layer, in.query.view(), in.key.view(), in.value.view(),
+                                  in.options, ctx);
+  else
+    result = layer.forward(in.query.view(), in.key.view(), in.value.view(), in.options, ctx);
+  if (dist && dist->rank() != 0) return;  // rank 0 holds the whole output and writes it
 
   SafetensorsWriter writer;
   writer.add("output", result.output.view());
   if (args.need_weights) writer.add("weights", result.weights.view());
   writer.write(args.out_path);  // atomic: a temporary file renamed over the destination
-  fmt::print("wrote output {}{} to {} (embed_dim {}, {} heads, kernel {})\n",
+  const std::string over =
+      dist ? fmt::format(", {} over {} rank{}, layout {}", dist->algorithm(), dist->ranks(),
+                         dist->ranks() == 1 ? "" : "s", dist->layout())
+           : std::string();
+  fmt::print("wrote output {}{} to {} (embed_dim {}, {} heads, kernel {}{})\n",
              shape_str(result.output.shape()),
              args.need_weights ? " and weights " + shape_str(result.weights.shape()) : "",
              args.out_path, layer.config().embed_dim, layer.config().num_heads,
-             kernel_name(ctx.kernel));
+             kernel_name(ctx.kernel), over);
 }
 
 }  // namespace
@@ -129,6 +181,17 @@ void register_attend(CLI::App& app) {
   attend->add_flag("--per-head", args->per_head, "weights per head (B, H, L, S), not averaged")
       ->needs(need_weights);
   add_kernel_option(*attend, args->kernel);
+  attend->add_option("--threads", args->threads, "worker threads (per rank with --dist; 0 = all cores)")
+      ->check(CLI::Range(0, 1 << 16))
+      ->capture_default_str();
+  CLI::Option* dist = attend->add_option(
+      "--dist", args->dist.algorithm,
+      "ring|ulysses: share the sequence among the ranks of an mpirun job (docs/distributed.md)");
+  attend
+      ->add_option("--layout", args->dist.layout,
+                   "with --dist: contiguous or zigzag (each rank holds an early and a late chunk)")
+      ->needs(dist)
+      ->capture_default_str();
   attend->callback([args] { run_attend(*args); });
 }
 

@@ -7,6 +7,8 @@
 //   mha bench --decode --context S [--batch B] [--shape E,H[,H_kv]] [--cache-dtype f32|bf16|f16]
 //             [--caches N] [--threads T] [--repeats R] [--json]
 //   mha bench --decode --generate P,G [--batch B] [--shape E,H[,H_kv]] [--cache-dtype …] [--json]
+//   mpirun -np P mha bench --dist ring|ulysses --shape B,N,E,H [--causal] [--layout L] [--json]
+//             the sequence shared by P ranks (dist_bench.hpp)
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -21,6 +23,7 @@
 #include "bench_decode.hpp"
 #include "cli_options.hpp"
 #include "commands.hpp"
+#include "dist_bench.hpp"
 #include "mha/core/error.hpp"
 #include "mha/core/workspace.hpp"
 #include "mha/kernels/cpu_info.hpp"
@@ -39,6 +42,8 @@ struct BenchOptions {
   int repeats = 10;
   bool decode = false;
   DecodeBenchOptions decoding;  // --context, --batch, --cache-dtype, --generate, --caches
+  std::string dist;             // --dist ring|ulysses
+  std::string layout = "zigzag";
 };
 
 struct BenchShape {
@@ -52,6 +57,22 @@ BenchShape parse_shape(const std::string& text) {
                   values[2] % values[3] == 0;
   if (!ok) throw_invalid("--shape", "B,N,E,H: four positive integers with H dividing E", "'" + text + "'");
   return {values[0], values[1], values[2], values[3]};
+}
+
+// --dist: the shape is checked here, the rest by run_dist_bench.
+void run_dist(const BenchOptions& o) {
+  const BenchShape s = parse_shape(o.shape.empty() ? std::string("1,2048,512,8") : o.shape);
+  run_dist_bench({.batch = s.batch,
+                  .length = s.len,
+                  .embed = s.embed,
+                  .heads = s.heads,
+                  .causal = o.causal,
+                  .algorithm = o.dist,
+                  .layout = o.layout,
+                  .kernel = o.kernel,
+                  .threads = o.threads,
+                  .repeats = o.repeats,
+                  .json = o.json});
 }
 
 void run_bench(const BenchOptions& o) {
@@ -159,14 +180,26 @@ void register_bench(CLI::App& app) {
       cmd->add_option("--generate", d.generate,
                       "--decode: P,G: prefill P tokens, then G one-token steps, with and without "
                       "the cache; ms/token over the last 32 steps")};
-  cmd->callback([options, repeats, decode_only] {
+  CLI::Option* dist = cmd->add_option(
+      "--dist", options->dist,
+      "ring|ulysses: time the layer with the sequence shared by the ranks of an mpirun job "
+      "(docs/distributed.md)");
+  cmd->add_option("--layout", options->layout,
+                  "with --dist: contiguous or zigzag (each rank holds an early and a late chunk)")
+      ->needs(dist)
+      ->capture_default_str();
+  cmd->callback([options, repeats, decode_only, dist] {
     if (options->decode) {
+      if (dist->count() > 0) throw Error("--dist: not with --decode (a decode step runs in one process)");
       run_decode(*options, repeats->count() > 0);
       return;
     }
     for (const CLI::Option* option : decode_only)
       if (option->count() > 0) throw Error(option->get_name() + ": only with --decode");
-    run_bench(*options);
+    if (dist->count() > 0)
+      run_dist(*options);
+    else
+      run_bench(*options);
   });
 }
 

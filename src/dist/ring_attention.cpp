@@ -80,6 +80,7 @@ void ring_attention(const Shard& shard, const Plan& p, const Communicator& comm,
       stats.bytes_sent += block_floats(p, source) * static_cast<Index>(sizeof(float));
     }
     const auto progress = [&] { comm.test(requests, what); };
+    progress();  // match the messages now, so the transfer can run while the first slab computes
 
     const Clock::time_point start = Clock::now();
     const Block block = block_views(p, source, held);

@@ -114,9 +114,9 @@ Plan agree(const std::vector<Descriptor>& all, const Options& o, int rank) {
                       " (mha::dist::take_shard cuts a shard)");
     }
   if (o.algorithm == Algorithm::ulysses && p.kv_heads % ranks != 0)
-    refuse(rank, "kv heads: a multiple of the " + std::to_string(ranks) +
-                     " ranks for ulysses (it shards heads), got " + std::to_string(p.kv_heads) +
-                     "; use --dist ring");
+    refuse(rank, "kv heads: expected a multiple of the " + std::to_string(ranks) +
+                     " ranks (the ulysses algorithm shards the heads; ring has no such need), got " +
+                     std::to_string(p.kv_heads));
   // MPI counts are int: the largest message is a rank's K/V block (ring) or all of its Q, K, V.
   Index largest = 0;
   for (int u = 0; u < ranks; ++u)
@@ -197,11 +197,15 @@ void SequenceParallel::attention(const AttentionArgs& shard, const Context& ctx)
     comm.check(MPI_Iallgather(&s.mine, sizeof(Descriptor), MPI_BYTE, s.all.data(), sizeof(Descriptor),
                               MPI_BYTE, comm.get(), &request),
                "MPI_Iallgather", what);
-    stats.wait_seconds += comm.wait({&request, 1}, what, Communicator::Kind::collective);
+    stats.agreement_seconds = comm.wait({&request, 1}, what, Communicator::Kind::collective);
     const Plan plan = agree(s.all, s.options, comm.rank());
     const std::vector<float> no_bias;
     const Shard local{shard, bias ? *bias : no_bias};
-    if (s.options.algorithm == Algorithm::ulysses) ulysses_attention(local, plan, comm, ctx, stats);
+    if (comm.size() == 1) {  // the whole sequence is here: the plain kernel, nothing to merge
+      const Clock::time_point compute = Clock::now();
+      mha::attention(shard, ctx);
+      stats.compute_seconds = std::chrono::duration<double>(Clock::now() - compute).count();
+    } else if (s.options.algorithm == Algorithm::ulysses) ulysses_attention(local, plan, comm, ctx, stats);
     else ring_attention(local, plan, comm, ctx, stats);
   } catch (const TimeoutError& e) {
     s.gave_up = e.what();

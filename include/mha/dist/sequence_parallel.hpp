@@ -54,7 +54,9 @@ struct Stats {
   std::int64_t bytes_sent = 0;  // to other ranks
   double seconds = 0;           // the whole call
   double compute_seconds = 0;   // local kernels and merges
-  double wait_seconds = 0;      // blocked on messages once the work in hand was done
+  double agreement_seconds = 0; // the all-gather of sizes that starts every call (it absorbs
+                                // the ranks' skew from the work before the call)
+  double wait_seconds = 0;      // blocked on the exchange once the work in hand was done
   int steps = 0;                // ring steps (P) or all-to-alls (2)
 };
 
