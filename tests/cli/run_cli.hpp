@@ -35,13 +35,12 @@ inline std::string slurp(const std::filesystem::path& path) {
   return text.str();
 }
 
-// `mha <args>`; args are passed through the shell, so quote what needs quoting.
-inline CliResult run_mha(const std::string& args) {
+// A shell command line, its standard output and error captured apart.
+inline CliResult run_shell(const std::string& command_line) {
   const std::filesystem::path dir = std::filesystem::temp_directory_path();
   const std::string stem = "mha_cli_run_" + std::to_string(::getpid());
   const auto out_path = dir / (stem + ".out"), err_path = dir / (stem + ".err");
-  const std::string command = std::string(MHA_BINARY_DIR "/apps/cli/mha ") + args + " >" +
-                              out_path.string() + " 2>" + err_path.string();
+  const std::string command = command_line + " >" + out_path.string() + " 2>" + err_path.string();
   const int status = std::system(command.c_str());
   CliResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -50,6 +49,11 @@ inline CliResult run_mha(const std::string& args) {
   std::filesystem::remove(out_path);
   std::filesystem::remove(err_path);
   return result;
+}
+
+// `mha <args>`; args are passed through the shell, so quote what needs quoting.
+inline CliResult run_mha(const std::string& args) {
+  return run_shell(std::string(MHA_BINARY_DIR "/apps/cli/mha ") + args);
 }
 
 inline int count_lines(const std::string& text) {

@@ -20,22 +20,12 @@
 #include "mha/layers/multi_head_attention.hpp"
 #include "run_mpi.hpp"
 #include "testing/allclose.hpp"
+#include "testing/random_tensor.hpp"
 
 namespace mha::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Deterministic values in [-1, 1).
-Tensor<> filled(Shape shape, std::uint64_t seed) {
-  Tensor<> t(std::move(shape));
-  std::uint64_t state = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-  for (float& x : t.values()) {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    x = static_cast<float>(static_cast<double>(state >> 11) * 0x1.0p-53 * 2.0 - 1.0);
-  }
-  return t;
-}
 
 enum class Input { sequence_first, batch_first, unbatched };
 
@@ -86,9 +76,9 @@ class DistAttendFiles : public ::testing::Test {
       return c.input == Input::batch_first ? Shape{kBatch, rows, kEmbed} : Shape{rows, kBatch, kEmbed};
     };
     SafetensorsWriter x;
-    const Tensor<> query = filled(shape(kLength), 1);
+    const Tensor<> query = random_tensor(shape(kLength), 1);
     x.add("query", query.view());
-    const Tensor<> key = filled(shape(c.source), 2), value = filled(shape(c.source), 3);
+    const Tensor<> key = random_tensor(shape(c.source), 2), value = random_tensor(shape(c.source), 3);
     if (c.source != kLength) {
       x.add("key", key.view());
       x.add("value", value.view());
@@ -180,7 +170,7 @@ TEST_F(DistAttendErrors, NeedWeights) { expect_job_failure(2, "--dist ring --nee
 
 TEST_F(DistAttendErrors, AttnMask) {
   SafetensorsWriter x;
-  const Tensor<> query = filled({kLength, kBatch, kEmbed}, 1);
+  const Tensor<> query = random_tensor({kLength, kBatch, kEmbed}, 1);
   const BoolTensor attn_mask({kLength, kLength});
   x.add("query", query.view());
   x.add("attn_mask", attn_mask.view());

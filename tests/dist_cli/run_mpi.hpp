@@ -2,10 +2,7 @@
 // does (../cli/run_cli.hpp), and captures what all ranks wrote together.
 #pragma once
 
-#include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -18,22 +15,9 @@ namespace mha::testing {
 // root (CI runs as root) unless both variables say so; --oversubscribe lets 3 ranks share a
 // 2-core machine.
 inline CliResult run_mpi_program(int ranks, const std::string& program) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path();
-  const std::string stem = "mha_dist_cli_run_" + std::to_string(::getpid());
-  const auto out_path = dir / (stem + ".out"), err_path = dir / (stem + ".err");
-  const std::string command =
-      std::string("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " MHA_MPIEXEC
-                  " --oversubscribe -np ") +
-      std::to_string(ranks) + " " + program + " >" +
-      out_path.string() + " 2>" + err_path.string();
-  const int status = std::system(command.c_str());
-  CliResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = slurp(out_path);
-  result.err = slurp(err_path);
-  std::filesystem::remove(out_path);
-  std::filesystem::remove(err_path);
-  return result;
+  return run_shell(std::string("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " MHA_MPIEXEC
+                               " --oversubscribe -np ") +
+                   std::to_string(ranks) + " " + program);
 }
 
 inline std::string mha_binary() { return MHA_BINARY_DIR "/apps/cli/mha"; }
