@@ -14,6 +14,8 @@ void register_bench(CLI::App& app);
 void register_heads(CLI::App& app);
 void register_train(CLI::App& app);
 void register_experiment(CLI::App& app);
+// `mha experiment relations` (experiment_relations.cpp), under the experiment command.
+void register_experiment_relations(CLI::App& experiment);
 void register_generate(CLI::App& app);
 
 }  // namespace mha::cli

@@ -6,6 +6,9 @@
 //       and which relation the head links it by — to the verb/subject (the instrument reading,
 //       "saw … with a telescope") or to the object (the attribute reading, "the astronaut with a
 //       telescope"); the sentence's roles come from the grammar's recognizer
+//       and how much each head matters: the rise of the held-out loss on PP nouns (and overall)
+//       when the head's output is zeroed, and the relation it carries (mha/train/head_ablation.hpp,
+//       on a small held-out set so that the demo stays fast)
 //   (b) the 4-head model's tables of one layer, (c) the 1-head model's table, (d) the cost
 #include <fmt/core.h>
 
@@ -20,6 +23,8 @@
 #include "demo.hpp"
 #include "demo_models.hpp"
 #include "mha/lang/attachment_grammar.hpp"
+#include "mha/train/causal_batches.hpp"
+#include "mha/train/head_ablation.hpp"
 #include "mha/viz/head_view_html.hpp"
 #include "mha/viz/query_key.hpp"
 
@@ -63,19 +68,37 @@ Index focus_position(const DemoArgs& args, const Sentence& s) {
   return position_of(s, lang::Role::pp_noun).value_or(static_cast<Index>(s.tokens.size()) - 1);
 }
 
+// Held-out examples of the demo's ablation: a third of `mha heads --ablate`'s 900, which keeps
+// the twelve forwards (4-head model: 1 + 8, 1-head model: 1 + 2) at about a quarter of a second
+// on one core.
+constexpr Index demo_ablation_examples = 300;
+
 struct Run {
   const DemoModel* model;
   EncoderOutput out;  // attentions per layer: [1, H, L, L]
+  std::optional<train::HeadAblation> ablation;  // when the model speaks the attachment language
 };
+
+// Head ablation of a model of the attachment language; none for another vocabulary.
+std::optional<train::HeadAblation> ablation_of(const DemoModel& m, const Context& ctx) {
+  const lang::AttachmentGrammar grammar;
+  const std::vector<std::string>& expected = m.model.config().causal ? train::causal_vocabulary(grammar).words()
+                                                                      : grammar.vocabulary().words();
+  if (m.vocabulary.words() != expected) return std::nullopt;
+  train::AblationOptions options;
+  options.examples = demo_ablation_examples;
+  return train::head_ablation(m.model, grammar, options, ctx);
+}
 
 // The model's attention tables on the sentence, with each layer's queries and keys for the head
 // view when query_key is set.
 Run run_model(const DemoModel& m, const Sentence& s, bool query_key, const Context& ctx) {
   const auto len = static_cast<Index>(s.ids.size());
   const TensorView<const std::int64_t> ids(s.ids.data(), {1, len});
-  return {&m, m.model.encode({.input_ids = ids},
-                             {.output_hidden_states = false, .output_attentions = true, .output_query_key = query_key},
-                             ctx)};
+  return {&m,
+          m.model.encode({.input_ids = ids},
+                         {.output_hidden_states = false, .output_attentions = true, .output_query_key = query_key}, ctx),
+          std::nullopt};
 }
 
 // [H, L, L] of layer l (0-based) of a batch-of-one run.
@@ -125,7 +148,62 @@ void print_focus_rows(const std::vector<Run>& runs, const Sentence& s, Index foc
   }
 }
 
-void write_html(const std::string& path, const Run& r, const Sentence& s) {
+// Per head, next to its row above: Δ loss on the relation of the focus word (the PP noun by
+// default) and over all held-out positions, and the relation the head carries.
+void print_ablation(const std::vector<Run>& runs, const Sentence& s, Index focus) {
+  const Run* any = nullptr;
+  for (const Run& r : runs)
+    if (r.ablation) any = &r;
+  if (any == nullptr) return;
+  // The focus word's relation when the sentence is in the language, else the PP noun.
+  std::string relation(lang::name(lang::Role::pp_noun));
+  if (s.analysis) relation = lang::name(s.analysis->roles[static_cast<std::size_t>(focus)]);
+  if (!any->ablation->relation_index(relation)) relation = lang::name(lang::Role::pp_noun);
+  fmt::print("\n    Which heads matter: zero one head's output (its W_O columns) and measure the held-out loss\n"
+             "    (Michel et al. 2019; {} examples, masked word's role; Δ in nats; carries = the relation whose\n"
+             "    loss rises most, by ≥ {:.2f}; mha heads --ablate prints every relation)\n",
+             any->ablation->examples, train::AblationOptions{}.min_delta);
+  fmt::print("    {:<18}{:>12}{:>9}   {}\n", "", "Δ " + relation, "Δ all", "carries");
+  for (const Run& r : runs) {
+    if (!r.ablation) continue;
+    const train::HeadAblation& a = *r.ablation;
+    const std::optional<Index> k = a.relation_index(relation);
+    const TransformerConfig& c = r.model->model.config();
+    for (const train::HeadImportance& h : a.heads) {
+      // "4-head L2 H4": not the rows' "4 heads  L2 H4" above, so each table counts on its own.
+      const std::string label = fmt::format("{}-head L{} H{}", c.num_heads, h.head.layer + 1, h.head.head + 1);
+      const std::string carries =
+          h.carries ? fmt::format("{} ({:+.3f})", a.relations[static_cast<std::size_t>(*h.carries)],
+                                  h.delta[static_cast<std::size_t>(*h.carries)])
+                    : std::string("—");
+      fmt::print("    {:<18}{:>12}{:>9}   {}\n", label,
+                 k ? fmt::format("{:+.3f}", h.delta[static_cast<std::size_t>(*k)]) : std::string("—"),
+                 fmt::format("{:+.3f}", h.delta_all), carries);
+    }
+  }
+}
+
+// The page's importance marks from an ablation ([layer][head], layer-major in `a`).
+viz::HeadViewImportance importance_view(const train::HeadAblation& a) {
+  viz::HeadViewImportance v{
+      .note = fmt::format("Δ loss (nats) when a head's output is zeroed, on {} held-out examples, per "
+                          "relation; each head shows the relation it carries (largest Δ, ≥ {:.2f}) or “none”",
+                          a.examples, train::AblationOptions{}.min_delta),
+      .relations = a.relations,
+      .delta = {},
+      .carries = {}};
+  for (const train::HeadImportance& h : a.heads) {
+    if (h.head.head == 0) {
+      v.delta.emplace_back();
+      v.carries.emplace_back();
+    }
+    v.delta.back().push_back(h.delta);
+    v.carries.back().push_back(h.carries.value_or(-1));
+  }
+  return v;
+}
+
+void write_html(const std::string& path, const Run& r, const Sentence& s, Index focus) {
   const Transformer& model = r.model->model;
   viz::HeadViewData view;
   view.title = "mha demo — " + r.model->name + ": " + r.model->vocabulary.decode(s.ids);
@@ -133,6 +211,8 @@ void write_html(const std::string& path, const Run& r, const Sentence& s) {
   for (Index l = 0; l < model.config().num_layers; ++l)
     view.attention.push_back(Tensor<>::copy_of(layer_tables(r, l)));
   view.query_key = viz::query_key_per_layer(r.out.queries, r.out.keys);
+  view.focus = focus;  // the page opens on the focus word's links ("telescope" by default)
+  if (r.ablation) view.importance = importance_view(*r.ablation);
   std::ostringstream html;
   viz::write_head_view_html(view, html);
   write_text_atomically(path, html.str(), "--html");
@@ -183,6 +263,13 @@ void run_trained_demo(const DemoArgs& args) {
   if (layer > main.num_layers)
     throw_invalid("--layer", "in [1, " + std::to_string(main.num_layers) + "]", std::to_string(layer));
 
+  // After the arguments are checked, so that a bad --layer fails at once. One thread: each forward
+  // is 300 short rows of a 64-wide model, too little work to share (measured on 2 busy cores:
+  // 1.6 s with one thread, 5 s with two).
+  Context one_thread = ctx;
+  one_thread.threads = 1;
+  for (Run& r : runs) r.ablation = ablation_of(*r.model, one_thread);
+
   fmt::print("mha demo: one sentence through trained attention\n");
   for (const DemoModel& m : models)
     fmt::print("model:  {} ({}): {} layers, d_model {}, {} head{} of {}, {} parameters, {} training steps\n",
@@ -216,6 +303,7 @@ void run_trained_demo(const DemoArgs& args) {
   fmt::print("    → the relation the head links it by: verb/subject (instrument) or object "
              "(attribute), when that side holds ≥ 0.25\n");
   print_focus_rows(runs, s, focus, printer);
+  print_ablation(runs, s, focus);
 
   const Tensor<> main_tables = Tensor<>::copy_of(layer_tables(runs.front(), layer - 1));
   fmt::print("\n(b) The {}, layer {}: one table per head (rows = queries, columns = keys)\n",
@@ -234,7 +322,7 @@ void run_trained_demo(const DemoArgs& args) {
   print_cost(runs.size() > 1 ? "(d)" : "(c)", static_cast<Index>(s.tokens.size()), main.d_model,
              main.num_heads);
   if (!args.html.empty()) {
-    write_html(args.html, runs.front(), s);
+    write_html(args.html, runs.front(), s, focus);
     fmt::print("\nhead view written to {}\n", args.html);
   }
   if (!args.trace.empty()) {

@@ -1,16 +1,17 @@
 // mha experiment heads — does splitting the same width into several heads help with words that
 // depend on two others? Trains one model per (heads, seed) with `mha train`'s settings, scores
-// each on the held-out set, prints a line per run and writes JSON, a markdown page and an SVG.
+// each on the held-out set, prints a line per run and writes JSON, a markdown page and two SVGs.
 //
-//   mha experiment heads [--heads 1,2,4,8] [--seeds 3] [--steps 1500] [--markdown FILE]
-//                        [--svg FILE] [--json FILE] ...
-// Runs go one after another in ascending heads then seed order; each is a pure function of
-// (settings, heads, seed, --threads), like `mha train`.
+//   mha experiment heads [--heads 1,2,4,8] [--seeds 3] [--steps 1500] [--jobs N] [--markdown FILE]
+//                        [--svg FILE] [--curves FILE] [--json FILE] [--resume FILE] ...
+// Each run is a pure function of (settings, heads, seed, --threads), like `mha train`, so --jobs
+// (runs at once) changes nothing but the time. With --json FILE every finished run is also
+// appended to FILE.runs.jsonl (or --resume's file): running the same command again trains only
+// the runs that are not in it (experiment_grid.hpp).
 #include <fmt/core.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "atomic_text_file.hpp"
 #include "cli_options.hpp"
 #include "commands.hpp"
+#include "experiment_grid.hpp"
 #include "experiment_report.hpp"
 #include "training_options.hpp"
 
@@ -62,47 +64,54 @@ std::vector<Index> parse_heads(const std::string& text, Index d_model) {
   return heads;
 }
 
-// The markdown's link to the figure: the SVG's path relative to the markdown file's directory.
-std::string svg_link(const HeadsExperimentSettings& s) {
-  if (s.svg.empty() || s.markdown.empty()) return "";
+// The markdown's link to a figure: its path relative to the markdown file's directory ("" when
+// either is not written).
+std::string relative_link(const std::string& markdown, const std::string& figure) {
+  if (figure.empty() || markdown.empty()) return "";
   namespace fs = std::filesystem;
-  const fs::path md_dir = fs::absolute(s.markdown).parent_path();
-  return fs::absolute(s.svg)
+  const fs::path md_dir = fs::absolute(markdown).parent_path();
+  return fs::absolute(figure)
       .lexically_normal()
       .lexically_proximate(md_dir.lexically_normal())
       .generic_string();
 }
 
-std::string run_line(const HeadsRun& r) {
-  const train::Evaluation& e = r.evaluation;
+std::string run_line(const GridRunResult& r) {
   return fmt::format(
       "heads {:>2}  seed {}  accuracy {:.3f}  grammatical {:.3f}  PP-noun accuracy {:.3f}  "
       "PP-noun grammatical {:.3f}  PP-noun mass {:.3f}  PP-noun loss {:.3f}  loss {:.3f}  {:.1f}s",
-      r.heads, r.seed, e.accuracy, e.valid, e.two_relation_accuracy, e.two_relation_valid,
-      e.two_relation_allowed_mass, e.two_relation_loss, e.loss, r.seconds);
+      r.heads, r.seed, r.metric("accuracy"), r.metric("grammatical"), r.metric("pp_accuracy"),
+      r.metric("pp_grammatical"), r.metric("pp_mass"), r.metric("pp_loss"), r.metric("loss"),
+      r.seconds);
 }
 
-HeadsRun train_one(const ExperimentArgs& a, Index heads, Index seed, const Context& ctx,
-                   const lang::AttachmentGrammar& grammar, bool show_progress) {
-  TrainingOptions options = a.training;
-  options.heads = heads;
-  options.seed = static_cast<std::uint64_t>(seed);
-  options.eval_every = 0;  // only the final evaluation is reported
-  const auto start = std::chrono::steady_clock::now();
-  train::Trainer trainer(training_config(options), grammar, ctx);
-  HeadsRun run;
-  run.heads = heads;
-  run.seed = seed;
-  run.parameters = parameter_count(trainer.config().model);
-  trainer.run([&](const train::StepReport& r) {
-    if (r.evaluation) run.evaluation = *r.evaluation;
-    if (show_progress && (r.step % 10 == 0 || r.step == r.total_steps))
-      fmt::print(stderr, "\r\033[K  heads {} seed {}: step {}/{}  loss {:.3f}", heads, seed, r.step,
-                 r.total_steps, r.loss);
-  });
-  if (show_progress) std::fputs("\r\033[K", stderr);
-  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return run;
+// One job per (heads, seed), heads ascending then seeds: each trains `mha train`'s model with
+// these heads and seed on its own Context.
+std::vector<GridJob> heads_jobs(const ExperimentArgs& a, KernelKind kernel,
+                                const lang::AttachmentGrammar& grammar) {
+  const HeadsExperimentSettings& s = a.settings;
+  std::vector<GridJob> jobs;
+  for (const Index h : s.heads)
+    for (Index seed = 0; seed < s.seeds; ++seed) {
+      TrainingOptions options = a.training;
+      options.heads = h;
+      options.seed = static_cast<std::uint64_t>(seed);
+      const train::TrainingConfig config = training_config(options);
+      const Index curve_points = s.curve_points;
+      const int threads = s.threads;
+      jobs.push_back(GridJob{
+          .id = fmt::format("heads={} seed={}", h, seed),
+          .group = "",
+          .heads = h,
+          .seed = seed,
+          .run = [config, curve_points, threads, kernel, &grammar](const GridProgress& progress) {
+            const Context ctx{.kernel = kernel, .threads = threads};
+            TrainedRun t = train_grid_run(config, grammar, ctx, curve_points, progress);
+            t.result.metrics = heads_metric_values(t.evaluation);
+            return t.result;
+          }});
+    }
+  return jobs;
 }
 
 void run_experiment(ExperimentArgs& a) {
@@ -113,12 +122,16 @@ void run_experiment(ExperimentArgs& a) {
   s.layers = a.training.layers;
   s.batch = a.training.batch;
   s.lr = a.training.lr;
+  s.language = a.training.language;
   const Context ctx{.kernel = resolve_kernel(s.kernel), .threads = s.threads};
   // Everything that can be wrong is found now, not after the grid has run for twenty minutes.
   if (!s.markdown.empty()) check_output_directory(s.markdown, "--markdown");
   if (!s.svg.empty()) check_output_directory(s.svg, "--svg");
+  if (!s.curves.empty()) check_output_directory(s.curves, "--curves");
   if (!s.json.empty()) check_output_directory(s.json, "--json");
-  const lang::AttachmentGrammar grammar;
+  const std::string resume_file = s.resume.empty() ? default_resume_file(s.json) : s.resume;
+  if (!resume_file.empty()) check_output_directory(resume_file, "--resume");
+  const lang::AttachmentGrammar grammar(training_config(a.training).language);  // --language
   HeadsExperiment e{
       .settings = s, .base = {}, .machine = machine_description(), .date = "", .runs = {}};
   // Building each model once checks every setting (the Trainer validates the whole config).
@@ -129,26 +142,35 @@ void run_experiment(ExperimentArgs& a) {
     e.base = train::Trainer(training_config(options), grammar, ctx).config();  // ends at heads[0]
   }
 
+  const Index runs = static_cast<Index>(s.heads.size()) * s.seeds;
   fmt::print(
       "mha experiment heads: heads {} × seeds 0..{} = {} runs; each {} layer{}, d_model {}, "
-      "{} steps of {} sentences, lr {}; {} thread{}, kernel {}\n",
-      heads_list(s.heads), s.seeds - 1, static_cast<Index>(s.heads.size()) * s.seeds, s.layers,
-      s.layers == 1 ? "" : "s", s.d_model, s.steps, s.batch, s.lr, s.threads,
-      s.threads == 1 ? "" : "s", kernel_name(ctx.kernel));
+      "{} steps of {} sentences, lr {}; {} thread{}, kernel {}{}\n",
+      heads_list(s.heads), s.seeds - 1, runs, s.layers, s.layers == 1 ? "" : "s", s.d_model,
+      s.steps, s.batch, s.lr, s.threads, s.threads == 1 ? "" : "s", kernel_name(ctx.kernel),
+      s.jobs > 1 ? fmt::format("; {} runs at once", std::min<Index>(s.jobs, runs)) : "");
   std::fflush(stdout);
-  const bool show_progress = isatty(fileno(stderr)) != 0;
-  for (const Index h : s.heads)
-    for (Index seed = 0; seed < s.seeds; ++seed) {
-      e.runs.push_back(train_one(a, h, seed, ctx, grammar, show_progress));
-      fmt::print("{}\n", run_line(e.runs.back()));
-      std::fflush(stdout);
-    }
-  e.date = utc_now();
+  e.runs = run_grid(heads_jobs(a, ctx.kernel, grammar),
+                    GridOptions{.jobs = s.jobs,
+                                .resume_file = resume_file,
+                                .settings = run_settings(s),
+                                .progress = true},
+                    run_line);
+  std::int64_t last = 0;
+  for (const GridRunResult& r : e.runs) last = std::max(last, r.finished);
+  e.date = utc_time(last);
 
-  for (const Index h : s.heads) {
-    const Spread pp = spread_of(e, h, Metric::pp_mass);
-    fmt::print("heads {:>2}: PP-noun mass mean {:.3f}, sd {:.3f}, min {:.3f}, max {:.3f}\n",
-               h, pp.mean, pp.sd, pp.min, pp.max);
+  const std::vector<GridSummaryRow> rows = summarize_grid(e.runs, heads_metrics());
+  std::size_t pp = 0;
+  while (heads_metrics()[pp].key != "pp_mass") ++pp;
+  for (const GridSummaryRow& row : rows) {
+    const train::Summary& m = row.metrics[pp];
+    const double p = row.against_one[pp].p_value;
+    fmt::print("heads {:>2}: PP-noun mass mean {:.3f}{}, sd {:.3f}, min {:.3f}, max {:.3f}{}\n",
+               row.heads, m.mean,
+               std::isnan(m.half_width) ? "" : fmt::format(" ± {:.3f} (95% CI)", m.half_width),
+               m.sd, m.min, m.max,
+               std::isnan(p) ? "" : fmt::format(", Welch p = {:.3f} against 1 head", p));
   }
   fmt::print("{}\n", verdict(e));
   if (!s.json.empty()) {
@@ -159,8 +181,15 @@ void run_experiment(ExperimentArgs& a) {
     write_text_atomically(s.svg, experiment_svg(e), "--svg");
     fmt::print("wrote {}\n", s.svg);
   }
+  if (!s.curves.empty()) {
+    write_text_atomically(s.curves, experiment_curves_svg(e), "--curves");
+    fmt::print("wrote {}\n", s.curves);
+  }
   if (!s.markdown.empty()) {
-    write_text_atomically(s.markdown, experiment_markdown(e, svg_link(s)), "--markdown");
+    write_text_atomically(s.markdown,
+                          experiment_markdown(e, relative_link(s.markdown, s.svg),
+                                              relative_link(s.markdown, s.curves)),
+                          "--markdown");
     fmt::print("wrote {}\n", s.markdown);
   }
 }
@@ -196,8 +225,25 @@ void register_experiment(CLI::App& app) {
   heads->add_option("--markdown", a->settings.markdown,
                     "write the results page (docs/experiments.md)");
   heads->add_option("--svg", a->settings.svg, "write the figure (SVG)");
-  heads->add_option("--json", a->settings.json, "write every number (JSON)");
+  heads->add_option("--curves", a->settings.curves, "write the learning curves (SVG)");
+  heads->add_option("--json", a->settings.json,
+                    "write every number (JSON); the runs are also saved one by one to the resume "
+                    "file, FILE with .json replaced by .runs.jsonl");
+  heads
+      ->add_option("--jobs", a->settings.jobs,
+                   "runs at once, each with --threads threads (the numbers do not depend on it)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  heads->add_option("--resume", a->settings.resume,
+                    "the resume file (JSON Lines, one finished run per line): runs already in it "
+                    "are not trained again (default: from --json)");
+  heads
+      ->add_option("--curve-points", a->settings.curve_points,
+                   "held-out evaluations during each run, for the learning curves (0: none)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
   heads->callback([a] { run_experiment(*a); });
+  register_experiment_relations(*experiment);
 }
 
 }  // namespace mha::cli

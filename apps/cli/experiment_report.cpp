@@ -1,4 +1,4 @@
-// JSON and markdown for `mha experiment heads`; the SVG figure is in experiment_svg.cpp.
+// JSON, markdown and figures for `mha experiment heads`, from the grid's tables and plots.
 #include "experiment_report.hpp"
 
 #include <fmt/core.h>
@@ -16,6 +16,8 @@
 namespace mha::cli {
 namespace {
 
+using json = nlohmann::ordered_json;
+
 // A word safe in a POSIX shell as it is, or the word in single quotes.
 std::string shell_word(const std::string& word) {
   const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
@@ -28,87 +30,62 @@ std::string shell_word(const std::string& word) {
   return quoted + "'";
 }
 
-std::vector<double> values_of(const HeadsExperiment& e, Index heads, Metric m) {
-  std::vector<double> values;
-  for (const HeadsRun& r : e.runs)
-    if (r.heads == heads) values.push_back(metric_value(r.evaluation, m));
-  return values;
+json number_or_null(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
+
+// "0.912 ± 0.010" (95% half-width), or "0.912" when one seed leaves no interval.
+std::string mean_pm(const train::Summary& s) {
+  return std::isnan(s.half_width) ? fmt::format("{:.3f}", s.mean)
+                                  : fmt::format("{:.3f} ± {:.3f}", s.mean, s.half_width);
 }
 
-nlohmann::ordered_json number_or_null(double x) {
-  return std::isfinite(x) ? nlohmann::ordered_json(x) : nlohmann::ordered_json(nullptr);
+std::string p_text(double p) { return p < 0.001 ? "p < 0.001" : fmt::format("p = {:.3f}", p); }
+
+// "+0.7", "−1.2", "0.0": a difference in points (hundredths).
+std::string signed_points(double difference) {
+  const double points = std::round(1000 * difference) / 10;
+  if (points == 0) return "0.0";
+  return fmt::format("{}{:.1f}", points > 0 ? "+" : "−", std::abs(points));
 }
 
-// "0.912 ± 0.010", or "0.912" when one seed leaves no spread.
-std::string mean_pm_sd(const Spread& s) {
-  return std::isnan(s.sd) ? fmt::format("{:.3f}", s.mean)
-                          : fmt::format("{:.3f} ± {:.3f}", s.mean, s.sd);
-}
+// The counts among a run's metrics, written as integers.
+bool is_count(const std::string& key) { return key == "examples" || key == "pp_examples"; }
 
-Index parameters_of(const HeadsExperiment& e, Index heads) {
-  for (const HeadsRun& r : e.runs)
-    if (r.heads == heads) return r.parameters;
+constexpr const char* kPrimary = "pp_mass";
+
+std::size_t metric_index(const char* key) {
+  const std::vector<GridMetric>& metrics = heads_metrics();
+  for (std::size_t i = 0; i < metrics.size(); ++i)
+    if (metrics[i].key == key) return i;
   return 0;
 }
 
-std::string total_time(const HeadsExperiment& e) {
-  double seconds = 0;
-  for (const HeadsRun& r : e.runs) seconds += r.seconds;
-  const auto s = static_cast<long>(std::lround(seconds));
-  return s >= 60 ? fmt::format("{}m{:02}s", s / 60, s % 60) : fmt::format("{}s", s);
-}
-
 }  // namespace
 
-namespace {
-
-// One row per Metric, in enum order: its JSON key, its table heading and where it lives.
-struct MetricInfo {
-  const char* key;
-  const char* label;
-  double train::Evaluation::*value;
-};
-
-constexpr MetricInfo kMetricInfo[] = {
-    {"accuracy", "accuracy", &train::Evaluation::accuracy},
-    {"grammatical", "grammatical", &train::Evaluation::valid},
-    {"mass", "mass on grammatical words", &train::Evaluation::allowed_mass},
-    {"pp_accuracy", "PP-noun accuracy", &train::Evaluation::two_relation_accuracy},
-    {"pp_grammatical", "PP-noun grammatical", &train::Evaluation::two_relation_valid},
-    {"pp_mass", "PP-noun mass", &train::Evaluation::two_relation_allowed_mass},
-    {"pp_loss", "PP-noun loss", &train::Evaluation::two_relation_loss},
-    {"loss", "held-out loss", &train::Evaluation::loss},
-};
-
-const MetricInfo& info(Metric m) { return kMetricInfo[static_cast<std::size_t>(m)]; }
-
-}  // namespace
-
-const char* metric_key(Metric m) { return info(m).key; }
-
-const char* metric_label(Metric m) { return info(m).label; }
-
-double metric_value(const train::Evaluation& e, Metric m) { return e.*info(m).value; }
-
-Spread spread_of(std::span<const double> values) {
-  Spread s;
-  s.count = static_cast<Index>(values.size());
-  if (values.empty()) return {.mean = NAN, .sd = NAN, .min = NAN, .max = NAN, .count = 0};
-  double sum = 0;
-  for (const double x : values) sum += x;
-  s.mean = sum / static_cast<double>(values.size());
-  double squares = 0;  // two passes: Σ(x − x̄)² does not cancel the way Σx² − n·x̄² can
-  for (const double x : values) squares += (x - s.mean) * (x - s.mean);
-  s.sd = values.size() > 1 ? std::sqrt(squares / static_cast<double>(values.size() - 1)) : NAN;
-  const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
-  s.min = *lo;
-  s.max = *hi;
-  return s;
+const std::vector<GridMetric>& heads_metrics() {
+  static const std::vector<GridMetric> metrics = {
+      {.key = "accuracy", .label = "accuracy", .tested = false, .decimals = 3},
+      {.key = "grammatical", .label = "grammatical", .tested = false, .decimals = 3},
+      {.key = "mass", .label = "mass on grammatical words", .tested = true, .decimals = 3},
+      {.key = "pp_accuracy", .label = "PP-noun accuracy", .tested = false, .decimals = 3},
+      {.key = "pp_grammatical", .label = "PP-noun grammatical", .tested = false, .decimals = 3},
+      {.key = "pp_mass", .label = "PP-noun mass", .tested = true, .decimals = 3},
+      {.key = "pp_loss", .label = "PP-noun loss", .tested = true, .decimals = 3},
+      {.key = "loss", .label = "held-out loss", .tested = false, .decimals = 3},
+  };
+  return metrics;
 }
 
-Spread spread_of(const HeadsExperiment& e, Index heads, Metric m) {
-  const std::vector<double> values = values_of(e, heads, m);
-  return spread_of(values);
+std::vector<std::pair<std::string, double>> heads_metric_values(const train::Evaluation& e) {
+  return {{"accuracy", e.accuracy},
+          {"grammatical", e.valid},
+          {"mass", e.allowed_mass},
+          {"pp_accuracy", e.two_relation_accuracy},
+          {"pp_grammatical", e.two_relation_valid},
+          {"pp_mass", e.two_relation_allowed_mass},
+          {"pp_loss", e.two_relation_loss},
+          {"loss", e.loss},
+          {"examples", static_cast<double>(e.examples)},
+          {"pp_examples", static_cast<double>(e.two_relation_examples)}};
 }
 
 std::string heads_list(const std::vector<Index>& heads) {
@@ -117,15 +94,26 @@ std::string heads_list(const std::vector<Index>& heads) {
   return text;
 }
 
+std::string run_settings(const HeadsExperimentSettings& s) {
+  return fmt::format(
+      "mha experiment heads --steps {} --d-model {} --layers {} --batch {} --lr {} --threads {} "
+      "--kernel {} --curve-points {}",
+      s.steps, s.d_model, s.layers, s.batch, s.lr, s.threads, shell_word(s.kernel), s.curve_points) +
+         (s.language == "attachment" ? "" : " --language " + s.language);
+}
+
 std::string command_line(const HeadsExperimentSettings& s) {
   std::string cmd = fmt::format(
       "mha experiment heads --heads {} --seeds {} --steps {} --d-model {} --layers {} --batch {} "
-      "--lr {} --threads {} --kernel {}",
+      "--lr {} --threads {} --kernel {} --jobs {} --curve-points {}",
       heads_list(s.heads), s.seeds, s.steps, s.d_model, s.layers, s.batch, s.lr, s.threads,
-      shell_word(s.kernel));
+      shell_word(s.kernel), s.jobs, s.curve_points);
   if (!s.markdown.empty()) cmd += " --markdown " + shell_word(s.markdown);
   if (!s.svg.empty()) cmd += " --svg " + shell_word(s.svg);
+  if (!s.curves.empty()) cmd += " --curves " + shell_word(s.curves);
   if (!s.json.empty()) cmd += " --json " + shell_word(s.json);
+  if (!s.resume.empty()) cmd += " --resume " + shell_word(s.resume);
+  if (s.language != "attachment") cmd += " --language " + s.language;
   return cmd;
 }
 
@@ -144,10 +132,10 @@ std::string machine_description() {
   return cpus > 0 ? fmt::format("{} ({} logical CPUs)", model, cpus) : model;
 }
 
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
+std::string utc_time(std::int64_t unix_time) {
+  const auto t = static_cast<std::time_t>(unix_time);
   std::tm utc{};
-  gmtime_r(&now, &utc);
+  gmtime_r(&t, &utc);
   char text[32];
   std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &utc);
   return text;
@@ -157,88 +145,112 @@ std::string verdict(const HeadsExperiment& e) {
   const std::vector<Index>& heads = e.settings.heads;
   if (std::find(heads.begin(), heads.end(), Index{1}) == heads.end())
     return "The grid has no 1-head runs, so there is no single-head baseline to compare with.";
-  Index best = 0;
-  double best_mean = -1;
-  for (const Index h : heads) {
-    const double mean = spread_of(e, h, Metric::pp_mass).mean;
-    if (h > 1 && mean > best_mean) {
-      best = h;
-      best_mean = mean;
-    }
-  }
-  if (best == 0) return "The grid has only 1-head runs, so there is nothing to compare them with.";
-  const Spread one = spread_of(e, 1, Metric::pp_mass);
-  const Spread many = spread_of(e, best, Metric::pp_mass);
-  const double points = 100 * (many.mean - one.mean);
+  const std::vector<GridSummaryRow> rows = summarize_grid(e.runs, heads_metrics());
+  const std::size_t m = metric_index(kPrimary);
+  const GridSummaryRow* best = nullptr;
+  for (const GridSummaryRow& r : rows)
+    if (r.heads > 1 && (best == nullptr || r.metrics[m].mean > best->metrics[m].mean)) best = &r;
+  if (best == nullptr)
+    return "The grid has only 1-head runs, so there is nothing to compare them with.";
+  const GridSummaryRow& one = *find_row(rows, "", 1);
+  const train::WelchTest& w = best->against_one[m];
+  const Index compared = static_cast<Index>(rows.size()) - 1;
   std::string text = fmt::format(
-      "On the PP-noun mass (the probability put on the words the grammar allows) the best multi-head setting, {} heads ({}), is {:.1f} "
-      "points "
-      "{} 1 head ({})",
-      best, mean_pm_sd(many), std::abs(points), points >= 0 ? "above" : "below", mean_pm_sd(one));
-  if (std::isnan(one.sd) || std::isnan(many.sd))
-    return text + "; with a single seed per setting there is no seed spread to compare it with.";
-  const double spread = 100 * (one.sd + many.sd);
-  return text + fmt::format(
-                    "; the difference is {} the seed spread (sum of the two standard deviations: "
-                    "{:.1f} points){}.",
-                    std::abs(points) > spread ? "larger than" : "within", spread,
-                    std::abs(points) > spread ? "" : ", so these runs do not separate the two");
+      "On the PP-noun mass (the probability put on the words the grammar allows) the best "
+      "multi-head setting, {} heads ({}), is {:.1f} points {} 1 head ({})",
+      best->heads, mean_pm(best->metrics[m]), std::abs(100 * w.difference),
+      w.difference >= 0 ? "above" : "below", mean_pm(one.metrics[m]));
+  if (std::isnan(w.p_value)) {
+    if (best->runs < 2 || one.runs < 2)
+      return text + "; with a single seed per setting there is no seed spread to test it against.";
+    return text + "; neither setting varies over the seeds, so there is no spread to test it "
+                  "against.";
+  }
+  text += fmt::format("; the difference, {} points with a 95% interval of {} to {}, has Welch's "
+                      "t-test {}",
+                      signed_points(w.difference), signed_points(w.low), signed_points(w.high),
+                      p_text(w.p_value));
+  const double corrected = std::min(1.0, w.p_value * static_cast<double>(compared));
+  const bool significant = corrected < 0.05;
+  if (compared > 1)
+    text += fmt::format(
+        ". Picking the best of {} settings favours it: corrected for the {} comparisons "
+        "(Bonferroni) {}, so the difference {}",
+        compared, compared, p_text(corrected),
+        significant ? "is significant at the 5% level"
+                    : "is not significant at the 5% level: these runs do not separate the two");
+  else
+    text += significant ? ": significant at the 5% level"
+                        : ": not significant at the 5% level, so these runs do not separate the two";
+  text += ".";
+  if (compared > 1) {
+    text += " Every setting against 1 head:";
+    bool first = true;
+    for (const GridSummaryRow& r : rows) {
+      if (r.heads == 1) continue;
+      const train::WelchTest& t = r.against_one[m];
+      text += fmt::format("{} {} heads {} points ({})", first ? "" : ";", r.heads,
+                          signed_points(t.difference),
+                          std::isnan(t.p_value) ? std::string("no test") : p_text(t.p_value));
+      first = false;
+    }
+    text += ".";
+  }
+  return text;
 }
 
 std::string experiment_json(const HeadsExperiment& e) {
-  using json = nlohmann::ordered_json;
   const HeadsExperimentSettings& s = e.settings;
   json runs = json::array();
-  for (const HeadsRun& r : e.runs) {
+  for (const GridRunResult& r : e.runs) {
     json row = {{"heads", r.heads},
-                {"head_dim", s.d_model / r.heads},
+                {"head_dim", r.head_dim},
                 {"seed", r.seed},
                 {"parameters", r.parameters}};
-    for (const Metric m : kMetrics) row[metric_key(m)] = metric_value(r.evaluation, m);
-    row["examples"] = r.evaluation.examples;
-    row["pp_examples"] = r.evaluation.two_relation_examples;
+    for (const auto& [key, value] : r.metrics)
+      row[key] = is_count(key) ? json(static_cast<Index>(value)) : number_or_null(value);
     row["seconds"] = r.seconds;
+    json curve = json::array();
+    for (const CurvePoint& p : r.curve) curve.push_back(json::array({p.step, number_or_null(p.loss)}));
+    row["curve"] = std::move(curve);
     runs.push_back(std::move(row));
   }
-  json summary = json::array();
-  for (const Index h : s.heads) {
-    json row = {{"heads", h},
-                {"head_dim", s.d_model / h},
-                {"parameters", parameters_of(e, h)},
-                {"runs", spread_of(e, h, Metric::loss).count}};
-    for (const Metric m : kMetrics) {
-      const Spread sp = spread_of(e, h, m);
-      row[metric_key(m)] = {{"mean", number_or_null(sp.mean)},
-                            {"sd", number_or_null(sp.sd)},
-                            {"min", number_or_null(sp.min)},
-                            {"max", number_or_null(sp.max)}};
-    }
-    summary.push_back(std::move(row));
-  }
-  const json doc = {{"experiment", "heads"},
-                    {"command", command_line(s)},
-                    {"machine", e.machine},
-                    {"date", e.date},
-                    {"config",
-                     {{"heads", s.heads},
-                      {"seeds", s.seeds},
-                      {"steps", s.steps},
-                      {"d_model", s.d_model},
-                      {"layers", s.layers},
-                      {"batch", s.batch},
-                      {"lr", s.lr},
-                      {"threads", s.threads},
-                      {"kernel", s.kernel},
-                      {"training", json::parse(train::training_to_json(e.base))}}},
-                    {"runs", std::move(runs)},
-                    {"summary", std::move(summary)},
-                    {"verdict", verdict(e)}};
+  const json doc = {
+      {"experiment", "heads"},
+      {"command", command_line(s)},
+      {"machine", e.machine},
+      {"date", e.date},
+      {"config",
+       {{"heads", s.heads},
+        {"seeds", s.seeds},
+        {"steps", s.steps},
+        {"d_model", s.d_model},
+        {"layers", s.layers},
+        {"batch", s.batch},
+        {"lr", s.lr},
+        {"threads", s.threads},
+        {"jobs", s.jobs},
+        {"kernel", s.kernel},
+        {"curve_points", s.curve_points},
+        {"training", json::parse(train::training_to_json(e.base))}}},
+      {"statistics",
+       "mean, sample sd, min, max; ci95: Student's t interval of the mean (n - 1 dof); "
+       "welch_vs_1_head: two-sided Welch's t-test against 1 head (this minus 1 head)"},
+      {"runs", std::move(runs)},
+      {"summary", grid_summary_json(summarize_grid(e.runs, heads_metrics()), heads_metrics())},
+      {"verdict", verdict(e)}};
   return doc.dump(2) + "\n";
 }
 
-std::string experiment_markdown(const HeadsExperiment& e, const std::string& svg_link) {
+std::string experiment_markdown(const HeadsExperiment& e, const std::string& svg_link,
+                                const std::string& curves_link) {
   const HeadsExperimentSettings& s = e.settings;
   const train::TrainingConfig& c = e.base;
+  double seconds = 0;
+  for (const GridRunResult& r : e.runs) seconds += r.seconds;
+  const double examples = e.runs.empty() ? 0 : e.runs.front().metric("examples");
+  const double pp_examples = e.runs.empty() ? 0 : e.runs.front().metric("pp_examples");
+
   std::string md;
   auto add = [&md](const std::string& text) { md += text; };
   add("# Experiment: one attention head or several?\n\n");
@@ -271,10 +283,11 @@ std::string experiment_markdown(const HeadsExperiment& e, const std::string& svg
 
   add("## How it was produced\n\n");
   add("```sh\n" + command_line(s) + "\n```\n\n");
-  add(fmt::format("- machine: {}; {} training thread{}, kernel {}\n", e.machine, s.threads,
+  add(fmt::format("- machine: {}; {} training thread{} per run, kernel {}\n", e.machine, s.threads,
                   s.threads == 1 ? "" : "s", s.kernel));
-  add(fmt::format("- date: {}; total training time {} (runs one after another)\n", e.date,
-                  total_time(e)));
+  add(fmt::format("- date: {}; total training time {} ({})\n", e.date, format_duration(seconds),
+                  s.jobs == 1 ? "runs one after another"
+                              : fmt::format("the sum over the runs, {} at a time", s.jobs)));
   add(fmt::format(
       "- every run: {} layer{}, d_model {}, d_ff {}, {}-LN; {} steps of {} sentences; "
       "AdamW, peak lr {}, {} warm-up steps then linear decay to 0; seeds 0 to {}\n",
@@ -282,37 +295,50 @@ std::string experiment_markdown(const HeadsExperiment& e, const std::string& svg
       c.model.norm == NormPlacement::pre ? "pre" : "post", c.steps, c.batch_size,
       c.optimizer.learning_rate, std::min(c.optimizer.warmup_steps, c.steps), s.seeds - 1));
   add(fmt::format("- held-out set: {} examples, {} of them PP nouns\n\n",
-                  e.runs.empty() ? 0 : e.runs.front().evaluation.examples,
-                  e.runs.empty() ? 0 : e.runs.front().evaluation.two_relation_examples));
+                  static_cast<Index>(examples), static_cast<Index>(pp_examples)));
 
-  add(fmt::format("## Results\n\nMean ± sample standard deviation over {} seed{}.\n\n", s.seeds,
-                  s.seeds == 1 ? " (one seed: no spread)" : "s"));
-  add("| heads | head_dim | parameters |");
-  for (const Metric m : kMetrics) add(fmt::format(" {} |", metric_label(m)));
-  add("\n| ---: | ---: | ---: |");
-  for ([[maybe_unused]] const Metric m : kMetrics) add(" ---: |");
-  add("\n");
-  for (const Index h : s.heads) {
-    add(fmt::format("| {} | {} | {} |", h, s.d_model / h, parameters_of(e, h)));
-    for (const Metric m : kMetrics) add(" " + mean_pm_sd(spread_of(e, h, m)) + " |");
-    add("\n");
-  }
-  add("\n" + verdict(e) + "\n\n");
+  add("## Results\n\n");
+  add(grid_statistics_note(s.seeds) + "\n\n");
+  add(grid_results_markdown(summarize_grid(e.runs, heads_metrics()), heads_metrics()));
+  add(verdict(e) + "\n\n");
   if (!svg_link.empty())
-    add("![Probability on grammatical words, overall and on PP nouns, against the number of heads](" + svg_link +
-        ")\n\nSmall dots: single seeds; large markers joined by lines: means.\n\n");
+    add("![Probability on grammatical words, overall and on PP nouns, against the number of heads](" +
+        svg_link +
+        ")\n\nSmall dots: single seeds; large markers joined by lines: means, with their 95% "
+        "confidence intervals as bars.\n\n");
+  if (!curves_link.empty())
+    add("![Held-out loss during training, one line per number of heads](" + curves_link +
+        fmt::format(")\n\nHeld-out loss at {} points during training: the mean over the seeds, "
+                    "with its 95% confidence interval shaded.\n\n",
+                    s.curve_points));
 
-  add("## Every run\n\n| heads | seed |");
-  for (const Metric m : kMetrics) add(fmt::format(" {} |", metric_label(m)));
-  add(" seconds |\n| ---: | ---: |");
-  for ([[maybe_unused]] const Metric m : kMetrics) add(" ---: |");
-  add(" ---: |\n");
-  for (const HeadsRun& r : e.runs) {
-    add(fmt::format("| {} | {} |", r.heads, r.seed));
-    for (const Metric m : kMetrics) add(fmt::format(" {:.3f} |", metric_value(r.evaluation, m)));
-    add(fmt::format(" {:.1f} |\n", r.seconds));
-  }
+  add("## Every run\n\n");
+  add(grid_runs_markdown(e.runs, heads_metrics()));
   return md;
+}
+
+std::string experiment_svg(const HeadsExperiment& e) {
+  const HeadsExperimentSettings& s = e.settings;
+  const IntervalPlot plot{
+      .title = fmt::format("Probability on grammatical words against heads (d_model {}, {} seed{})",
+                           s.d_model, s.seeds, s.seeds == 1 ? "" : "s"),
+      .y_label = "held-out probability on allowed words",
+      .x_label = "heads (log scale; head_dim = d_model / heads; same parameter count)",
+      .series = {{.label = "all masked words", .group = "", .metric = "mass"},
+                 {.label = "PP nouns (two relations)", .group = "", .metric = "pp_mass"}},
+      .lower_bound = 0,
+      .upper_bound = 1};
+  return grid_interval_svg(e.runs, plot);
+}
+
+std::string experiment_curves_svg(const HeadsExperiment& e) {
+  const CurvePlot plot{
+      .title = fmt::format("Held-out loss during training (d_model {}, mean of {} seed{})",
+                           e.settings.d_model, e.settings.seeds, e.settings.seeds == 1 ? "" : "s"),
+      .y_label = "held-out loss (nats)",
+      .lower_bound = 0,
+      .upper_bound = std::numeric_limits<double>::infinity()};
+  return grid_curves_svg(e.runs, plot);
 }
 
 }  // namespace mha::cli

@@ -4,7 +4,7 @@
 // (--objective causal-lm, for `mha generate`).
 //
 //   mha train [--heads 4] [--d-model 64] [--layers 2] [--steps 2000] [--seed 0] [--out FILE]
-//             [--objective masked|causal-lm] [--max-length N]
+//             [--objective masked|causal-lm] [--max-length N] [--language attachment|two-objects]
 //             [--resume FILE] [--checkpoint-every N] [--model-only] ...
 // Progress: a bar (step, loss, tokens/s, ETA) redrawn in place on a terminal, one line per
 // evaluation otherwise; an evaluation line every --eval-every steps and at the end.
@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <fmt/core.h>
@@ -89,11 +90,13 @@ class ProgressBar {
 
 void run_train(const TrainArgs& a) {
   const Context ctx{.kernel = resolve_kernel(a.kernel), .threads = a.threads};
-  const lang::AttachmentGrammar grammar;
-  train::Trainer trainer =
-      a.resume.empty() ? train::Trainer(training_config(a.training), grammar, ctx)
-                       : train::Trainer::resume(train::load_checkpoint(a.resume), grammar, ctx,
-                                                a.training.steps);
+  std::optional<train::Checkpoint> resumed;
+  if (!a.resume.empty()) resumed = train::load_checkpoint(a.resume);
+  // A resumed run keeps its checkpoint's language; a fresh one takes --language.
+  const lang::AttachmentGrammar grammar(resumed ? train::training_from_json(resumed->training_json).language
+                                                : training_config(a.training).language);
+  train::Trainer trainer = resumed ? train::Trainer::resume(*resumed, grammar, ctx, a.training.steps)
+                                   : train::Trainer(training_config(a.training), grammar, ctx);
   const train::TrainingConfig& c = trainer.config();
   fmt::print("mha train: {} layers, d_model {}, {} heads of {}, d_ff {}, {}-LN, {} parameters{}\n",
              c.model.num_layers, c.model.d_model, c.model.num_heads, c.model.d_model / c.model.num_heads,
@@ -107,6 +110,8 @@ void run_train(const TrainArgs& a) {
              c.optimizer.learning_rate, c.optimizer.warmup_steps, c.seed,
              ctx.threads, kernel_name(ctx.kernel),
              a.resume.empty() ? "" : fmt::format(", resumed at step {}", trainer.step()));
+  if (c.language != lang::LanguageVariant::standard)
+    fmt::print("           language {} (docs/language.md)\n", lang::name(c.language));
   std::fflush(stdout);
   ProgressBar bar(a.quiet);
   bar.start_at(trainer.step());

@@ -20,6 +20,11 @@ void add_shared_training_options(CLI::App& cmd, TrainingOptions& o) {
       ->check(positive_count())
       ->capture_default_str();
   cmd.add_option("--lr", o.lr, "peak learning rate (AdamW)")->capture_default_str();
+  cmd.add_option("--language", o.language,
+                 "attachment, or two-objects (\"the SUBJ VERB the OBJ1 and the OBJ2 [with a PPN]\": the PP "
+                 "noun depends on the nearest object only)")
+      ->check(CLI::IsMember({"attachment", "two-objects"}))
+      ->capture_default_str();
 }
 
 void add_full_training_options(CLI::App& cmd, TrainingOptions& o) {
@@ -27,7 +32,9 @@ void add_full_training_options(CLI::App& cmd, TrainingOptions& o) {
       ->check(positive_count())
       ->capture_default_str();
   add_shared_training_options(cmd, o);
-  cmd.add_option("--d-ff", o.d_ff, "feed-forward width (default 4·d_model)");
+  cmd.add_option("--d-ff", o.d_ff,
+                 "feed-forward width (default 4·d_model; 0: attention only (no feed-forward))")
+      ->check(CLI::Range(Index{0}, Index{1} << 40));
   cmd.add_option("--warmup", o.warmup, "linear warm-up steps")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -64,13 +71,14 @@ train::TrainingConfig training_config(const TrainingOptions& o) {
                   std::to_string(o.heads));
   train::TrainingConfig c;
   c.objective = train::parse_objective(o.objective, "--objective");
+  c.language = lang::parse_language_variant(o.language, "--language");
   const bool lm = c.objective == train::Objective::causal_lm;
   if (o.max_length > 0) c.model.max_length = o.max_length;
   else if (lm) c.model.max_length = kCausalMaxLength;
   c.model.d_model = o.d_model;
   c.model.num_heads = o.heads;
   c.model.num_layers = o.layers;
-  c.model.d_ff = o.d_ff > 0 ? o.d_ff : 4 * o.d_model;
+  c.model.d_ff = o.d_ff >= 0 ? o.d_ff : 4 * o.d_model;  // -1: the flag was not given
   c.model.norm = o.norm == "pre" ? NormPlacement::pre : NormPlacement::post;
   c.model.activation = parse_activation(o.activation, "--activation");
   c.optimizer.learning_rate = o.lr;

@@ -38,6 +38,7 @@
 #include "mha/train/causal_batches.hpp"
 #include "mha/train/checkpoint.hpp"
 #include "mha/train/cross_entropy.hpp"
+#include "mha/train/head_ablation.hpp"
 #include "mha/train/lm_evaluation.hpp"
 #include "mha/train/loss_and_gradients.hpp"
 #include "mha/train/masked_batches.hpp"

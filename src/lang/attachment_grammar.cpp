@@ -71,8 +71,9 @@ void add_unique(std::vector<std::string>& list, std::string_view word) {
   if (std::find(list.begin(), list.end(), word) == list.end()) list.emplace_back(word);
 }
 
-// Every word of the tables, each once, in the order it first appears.
-std::vector<std::string> all_words() {
+// Every word of the tables, each once, in the order it first appears; two_objects appends "and"
+// last, so the standard words keep their ids.
+std::vector<std::string> all_words(LanguageVariant variant) {
   std::vector<std::string> words;
   for (std::string_view w : {"the", "a", "with", "river", "bank"}) add_unique(words, w);
   for (std::string_view w : kPersons) add_unique(words, w);
@@ -92,6 +93,7 @@ std::vector<std::string> all_words() {
     }
   }
   for (std::string_view w : kMoneyNouns) add_unique(words, w);
+  if (variant == LanguageVariant::two_objects) add_unique(words, "and");
   return words;
 }
 
@@ -144,6 +146,10 @@ std::string_view name(Role role) {
       return "verb";
     case Role::object:
       return "object";
+    case Role::distractor:
+      return "distractor";
+    case Role::conjunction:
+      return "conjunction";
     case Role::preposition:
       return "preposition";
     case Role::pp_noun:
@@ -156,7 +162,18 @@ std::string_view name(Role role) {
   return "?";
 }
 
-AttachmentGrammar::AttachmentGrammar() : vocabulary_(all_words()) {
+std::string_view name(LanguageVariant variant) {
+  return variant == LanguageVariant::two_objects ? "two-objects" : "attachment";
+}
+
+LanguageVariant parse_language_variant(std::string_view name, const std::string& argument) {
+  if (name == "attachment") return LanguageVariant::standard;
+  if (name == "two-objects") return LanguageVariant::two_objects;
+  throw_invalid(argument, "attachment or two-objects", quoted(name));
+}
+
+AttachmentGrammar::AttachmentGrammar(LanguageVariant variant)
+    : variant_(variant), vocabulary_(all_words(variant)) {
   const auto id = [this](std::string_view w) { return vocabulary_.id(w); };
   const auto ids = [&](const Words& words) {
     std::vector<std::int64_t> out;
@@ -168,6 +185,7 @@ AttachmentGrammar::AttachmentGrammar() : vocabulary_(all_words()) {
   with_ = id("with");
   river_ = id("river");
   bank_ = id("bank");
+  if (variant_ == LanguageVariant::two_objects) and_ = id("and");
   persons_ = ids(kPersons);
   for (const VerbSpec& v : kVerbs) {
     Verb verb{.id = id(v.verb), .instruments = ids(v.instruments), .objects = ids(v.things)};
@@ -179,6 +197,21 @@ AttachmentGrammar::AttachmentGrammar() : vocabulary_(all_words()) {
   for (const BankVerbSpec& v : kRiverVerbs) river_verbs_.push_back({id(v.verb), id(v.preposition)});
   for (const BankVerbSpec& v : kMoneyVerbs) money_verbs_.push_back({id(v.verb), id(v.preposition)});
   money_nouns_ = ids(kMoneyNouns);
+}
+
+std::vector<std::int64_t> AttachmentGrammar::object_phrase(std::int64_t subject, std::int64_t verb,
+                                                           std::int64_t object,
+                                                           std::int64_t distractor) const {
+  if (variant_ == LanguageVariant::two_objects)
+    return {the_, subject, verb, the_, distractor, and_, the_, object};
+  return {the_, subject, verb, the_, object};
+}
+
+std::vector<Role> AttachmentGrammar::object_phrase_roles() const {
+  if (variant_ == LanguageVariant::two_objects)
+    return {Role::determiner, Role::subject,     Role::verb,       Role::determiner,
+            Role::distractor, Role::conjunction, Role::determiner, Role::object};
+  return {Role::determiner, Role::subject, Role::verb, Role::determiner, Role::object};
 }
 
 const AttachmentGrammar::Verb* AttachmentGrammar::find_verb(std::int64_t id) const {

@@ -1,6 +1,7 @@
 // The recognizer of the attachment language: a sentence is derivable when it matches one of the
 // three templates and every word is allowed by the relation tables. The templates have fixed
-// lengths (5 or 8 attachment, 7 bank), so recognition is a position-by-position check.
+// lengths (5 or 8 attachment — two_objects 8 or 11 — and 7 bank), so recognition is a
+// position-by-position check.
 #include <algorithm>
 #include <string>
 
@@ -16,22 +17,30 @@ bool in(const std::vector<std::int64_t>& list, std::int64_t id) {
 
 }  // namespace
 
-// the SUBJ VERB the OBJ [with a PPN], PPN ∈ instruments(VERB) ∪ attributes(OBJ).
+// the SUBJ VERB the OBJ [with a PPN], PPN ∈ instruments(VERB) ∪ attributes(OBJ);
+// two_objects: the SUBJ VERB the OBJ1 and the OBJ2 [with a PPN], OBJ1 ≠ OBJ2 both objects of
+// VERB, PPN ∈ instruments(VERB) ∪ attributes(OBJ2).
 std::optional<Analysis> AttachmentGrammar::analyze_attachment(
     std::span<const std::int64_t> ids) const {
-  if (ids.size() != 5 && ids.size() != 8) return std::nullopt;
+  const std::size_t object_at = object_position();  // 4, two_objects 7
+  if (ids.size() != object_at + 1 && ids.size() != object_at + 4) return std::nullopt;
   const Verb* verb = find_verb(ids[2]);
   if (ids[0] != the_ || !in(persons_, ids[1]) || verb == nullptr || ids[3] != the_ ||
-      !in(verb->objects, ids[4])) {
+      ids[object_at - 1] != the_ || !in(verb->objects, ids[object_at])) {
+    return std::nullopt;
+  }
+  if (variant_ == LanguageVariant::two_objects &&
+      (!in(verb->objects, ids[4]) || ids[4] == ids[object_at] || ids[5] != and_)) {
     return std::nullopt;
   }
   Analysis analysis;
-  analysis.roles = {Role::determiner, Role::subject, Role::verb, Role::determiner, Role::object};
-  if (ids.size() == 5) return analysis;
-  if (ids[5] != with_ || ids[6] != a_) return std::nullopt;
-  const Noun* object = find_noun(ids[4]);
-  analysis.instrument_fits = in(verb->instruments, ids[7]);
-  analysis.attribute_fits = object != nullptr && in(object->attributes, ids[7]);
+  analysis.roles = object_phrase_roles();
+  if (ids.size() == object_at + 1) return analysis;
+  const std::size_t pp_at = object_at + 3;
+  if (ids[object_at + 1] != with_ || ids[object_at + 2] != a_) return std::nullopt;
+  const Noun* object = find_noun(ids[object_at]);
+  analysis.instrument_fits = in(verb->instruments, ids[pp_at]);
+  analysis.attribute_fits = object != nullptr && in(object->attributes, ids[pp_at]);
   if (!analysis.instrument_fits && !analysis.attribute_fits) return std::nullopt;
   analysis.roles.insert(analysis.roles.end(), {Role::preposition, Role::determiner, Role::pp_noun});
   return analysis;

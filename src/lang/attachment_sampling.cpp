@@ -25,13 +25,24 @@ Sentence AttachmentGrammar::sample(std::mt19937_64& rng) const {
 // SUBJ uniform over persons, VERB uniform, OBJ uniform over objects(VERB), then the reading:
 // P(instrument) = 0.45, P(attribute) = 0.45, P(no PP) = 0.10, and the PP noun uniform over
 // instruments(VERB) or attributes(OBJ).
+// two_objects: after VERB, OBJ1 uniform over objects(VERB), then OBJ2 uniform over the others,
+// and the attribute reading draws from attributes(OBJ2). The PP noun is therefore always in
+// instruments(VERB) ∪ attributes(OBJ2), never an attribute of the distractor OBJ1 alone.
 Sentence AttachmentGrammar::sample_attachment(std::mt19937_64& rng) const {
   const std::int64_t subject = pick(rng, persons_);
   const Verb& verb = verbs_[uniform_index(rng, verbs_.size())];
-  const std::int64_t object = pick(rng, verb.objects);
+  std::int64_t object = pick(rng, verb.objects), distractor = -1;
+  if (variant_ == LanguageVariant::two_objects) {
+    // Every verb has at least two objects (cut: bread, cake, rope), so OBJ2 always exists.
+    distractor = object;
+    const std::size_t first = static_cast<std::size_t>(
+        std::find(verb.objects.begin(), verb.objects.end(), distractor) - verb.objects.begin());
+    const std::size_t other = uniform_index(rng, verb.objects.size() - 1);
+    object = verb.objects[other < first ? other : other + 1];
+  }
   Sentence s;
-  s.ids = {the_, subject, verb.id, the_, object};
-  s.roles = {Role::determiner, Role::subject, Role::verb, Role::determiner, Role::object};
+  s.ids = object_phrase(subject, verb.id, object, distractor);
+  s.roles = object_phrase_roles();
   const double u = uniform_unit(rng);
   if (u >= instrument_probability + attribute_probability) return s;  // reading none
   const Noun* noun = find_noun(object);

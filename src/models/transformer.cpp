@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -25,12 +26,13 @@ void add_into(Tensor<>& into, const Tensor<>& x) {
   for (Index i = 0; i < into.numel(); ++i) into.data()[i] += x.data()[i];
 }
 
-// A block's layers over views of a store (the parameters) and where its gradients go.
+// A block's layers over views of a store (the parameters) and where its gradients go. An
+// attention-only model (d_ff = 0) has neither a feed-forward sublayer nor LN₂.
 struct Block {
   MultiHeadAttention attention;
   LayerNorm norm1;
-  FeedForward feed_forward;
-  LayerNorm norm2;
+  std::optional<FeedForward> feed_forward;
+  std::optional<LayerNorm> norm2;
 };
 
 Weight stored(const TensorStore& store, Index tensor) { return Weight::borrowed(store[tensor]); }
@@ -41,11 +43,16 @@ Block block_of(const TransformerConfig& c, const TransformerBlockTensors& t, con
   w.in_proj_bias = stored(p, t.in_proj_bias);
   w.out_proj_weight = stored(p, t.out_proj_weight);
   w.out_proj_bias = stored(p, t.out_proj_bias);
-  return {MultiHeadAttention({.embed_dim = c.d_model, .num_heads = c.num_heads, .batch_first = true}, std::move(w)),
-          LayerNorm(stored(p, t.norm1_weight), stored(p, t.norm1_bias), c.layer_norm_eps),
-          FeedForward(Linear(stored(p, t.linear1_weight), stored(p, t.linear1_bias)), c.activation,
-                      Linear(stored(p, t.linear2_weight), stored(p, t.linear2_bias))),
-          LayerNorm(stored(p, t.norm2_weight), stored(p, t.norm2_bias), c.layer_norm_eps)};
+  Block block{MultiHeadAttention({.embed_dim = c.d_model, .num_heads = c.num_heads, .batch_first = true},
+                                 std::move(w)),
+              LayerNorm(stored(p, t.norm1_weight), stored(p, t.norm1_bias), c.layer_norm_eps),
+              std::nullopt, std::nullopt};
+  if (c.d_ff > 0) {
+    block.feed_forward.emplace(Linear(stored(p, t.linear1_weight), stored(p, t.linear1_bias)), c.activation,
+                               Linear(stored(p, t.linear2_weight), stored(p, t.linear2_bias)));
+    block.norm2.emplace(stored(p, t.norm2_weight), stored(p, t.norm2_bias), c.layer_norm_eps);
+  }
+  return block;
 }
 
 // A block around its attention a (formulas in mha/models/transformer.hpp): the attention's input,
@@ -56,10 +63,11 @@ Tensor<> attention_input(const Block& layer, bool pre, const Tensor<>& x, Transf
 
 Tensor<> block_output(const Block& layer, bool pre, const Tensor<>& x, const Tensor<>& a, TransformerBlockTape* t,
                       const Context& ctx) {
-  const Tensor<> h = pre ? add(x, a) : layer.norm1.forward(x.view(), a.view(), t ? &t->norm1 : nullptr);
-  const Tensor<> ffn_in = pre ? layer.norm2.forward(h.view(), t ? &t->norm2 : nullptr) : h;
-  const Tensor<> f = layer.feed_forward.forward(ffn_in.view(), ctx, t ? &t->feed_forward : nullptr);
-  return pre ? add(h, f) : layer.norm2.forward(h.view(), f.view(), t ? &t->norm2 : nullptr);
+  Tensor<> h = pre ? add(x, a) : layer.norm1.forward(x.view(), a.view(), t ? &t->norm1 : nullptr);
+  if (!layer.feed_forward) return h;  // attention only: the block's output is h
+  const Tensor<> ffn_in = pre ? layer.norm2->forward(h.view(), t ? &t->norm2 : nullptr) : h;
+  const Tensor<> f = layer.feed_forward->forward(ffn_in.view(), ctx, t ? &t->feed_forward : nullptr);
+  return pre ? add(h, f) : layer.norm2->forward(h.view(), f.view(), t ? &t->norm2 : nullptr);
 }
 
 // x⁰(b, i) = E[ids(b, i)]·√d + PE(position(b, i)).
@@ -287,14 +295,17 @@ void Transformer::backward(const TransformerTape& tape, TensorView<const float> 
     const TransformerBlockTape& tb = tape.blocks[static_cast<std::size_t>(l)];
     const Block layer = block_of(c, bt, params_);
     const LayerNormGradients norm1{g[bt.norm1_weight], g[bt.norm1_bias]};
-    const LayerNormGradients norm2{g[bt.norm2_weight], g[bt.norm2_bias]};
-    // Output side: post-LN out = LN₂(h + f); pre-LN out = h + f.
-    const Tensor<> d_f = pre ? d_x : layer.norm2.backward(tb.norm2, d_x.view(), norm2);
-    Tensor<> d_h = d_f;
-    const Tensor<> d_ffn_in = layer.feed_forward.backward(
-        tb.feed_forward, d_f.view(),
-        {{g[bt.linear1_weight], g[bt.linear1_bias]}, {g[bt.linear2_weight], g[bt.linear2_bias]}}, ctx);
-    add_into(d_h, pre ? layer.norm2.backward(tb.norm2, d_ffn_in.view(), norm2) : d_ffn_in);
+    // Output side: post-LN out = LN₂(h + f); pre-LN out = h + f; attention only: out = h.
+    Tensor<> d_h = d_x;
+    if (layer.feed_forward) {
+      const LayerNormGradients norm2{g[bt.norm2_weight], g[bt.norm2_bias]};
+      const Tensor<> d_f = pre ? d_x : layer.norm2->backward(tb.norm2, d_x.view(), norm2);
+      d_h = d_f;
+      const Tensor<> d_ffn_in = layer.feed_forward->backward(
+          tb.feed_forward, d_f.view(),
+          {{g[bt.linear1_weight], g[bt.linear1_bias]}, {g[bt.linear2_weight], g[bt.linear2_bias]}}, ctx);
+      add_into(d_h, pre ? layer.norm2->backward(tb.norm2, d_ffn_in.view(), norm2) : d_ffn_in);
+    }
     // Attention side: post-LN h = LN₁(x + a); pre-LN h = x + a with a = MHA(LN₁(x)).
     const Tensor<> d_a = pre ? d_h : layer.norm1.backward(tb.norm1, d_h.view(), norm1);
     d_x = d_a;

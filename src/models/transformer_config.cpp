@@ -38,7 +38,7 @@ void validate(const TransformerConfig& c) {
   expect_at_least(c.d_model, 1, "d_model");
   expect_at_least(c.num_heads, 1, "num_heads");
   expect_at_least(c.num_layers, 1, "num_layers");
-  expect_at_least(c.d_ff, 1, "d_ff");
+  if (c.d_ff < 0) throw_invalid("d_ff", ">= 0 (0: attention only, no feed-forward)", std::to_string(c.d_ff));
   expect_at_least(c.max_length, 1, "max_length");
   if (c.d_model % c.num_heads != 0)
     throw_invalid("num_heads", "a divisor of d_model " + std::to_string(c.d_model),
@@ -111,14 +111,19 @@ TransformerTensors transformer_tensors(const TransformerConfig& c) {
     b.in_proj_bias = layout->add(p + "self_attn.in_proj_bias", {3 * d});
     b.out_proj_weight = layout->add(p + "self_attn.out_proj.weight", {d, d});
     b.out_proj_bias = layout->add(p + "self_attn.out_proj.bias", {d});
-    b.linear1_weight = layout->add(p + "linear1.weight", {c.d_ff, d});
-    b.linear1_bias = layout->add(p + "linear1.bias", {c.d_ff});
-    b.linear2_weight = layout->add(p + "linear2.weight", {d, c.d_ff});
-    b.linear2_bias = layout->add(p + "linear2.bias", {d});
+    // Attention only (d_ff = 0): no feed-forward and no LN₂; their indices stay -1.
+    if (c.d_ff > 0) {
+      b.linear1_weight = layout->add(p + "linear1.weight", {c.d_ff, d});
+      b.linear1_bias = layout->add(p + "linear1.bias", {c.d_ff});
+      b.linear2_weight = layout->add(p + "linear2.weight", {d, c.d_ff});
+      b.linear2_bias = layout->add(p + "linear2.bias", {d});
+    }
     b.norm1_weight = layout->add(p + "norm1.weight", {d});
     b.norm1_bias = layout->add(p + "norm1.bias", {d});
-    b.norm2_weight = layout->add(p + "norm2.weight", {d});
-    b.norm2_bias = layout->add(p + "norm2.bias", {d});
+    if (c.d_ff > 0) {
+      b.norm2_weight = layout->add(p + "norm2.weight", {d});
+      b.norm2_bias = layout->add(p + "norm2.bias", {d});
+    }
     t.layers.push_back(b);
   }
   if (c.norm == NormPlacement::pre) {
@@ -138,8 +143,10 @@ TensorStore init_parameters(const TransformerConfig& c, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   TensorStore params(t.layout);
   std::vector<bool> gain(static_cast<std::size_t>(t.layout->size()), false);
-  for (const TransformerBlockTensors& b : t.layers)
-    gain[static_cast<std::size_t>(b.norm1_weight)] = gain[static_cast<std::size_t>(b.norm2_weight)] = true;
+  for (const TransformerBlockTensors& b : t.layers) {
+    gain[static_cast<std::size_t>(b.norm1_weight)] = true;
+    if (b.norm2_weight >= 0) gain[static_cast<std::size_t>(b.norm2_weight)] = true;
+  }
   if (t.final_norm_weight >= 0) gain[static_cast<std::size_t>(t.final_norm_weight)] = true;
   // In declaration order, so the draws do not depend on anything but the config and the seed.
   for (Index i = 0; i < t.layout->size(); ++i) {

@@ -39,7 +39,8 @@ void mask_at(MaskedBatch& out, std::size_t row, std::size_t t) {
 
 bool is_content(lang::Role role) {
   return role == lang::Role::subject || role == lang::Role::verb || role == lang::Role::object ||
-         role == lang::Role::bank_context || role == lang::Role::bank;
+         role == lang::Role::distractor || role == lang::Role::bank_context ||
+         role == lang::Role::bank;
 }
 
 std::size_t position_of(const lang::Sentence& s, lang::Role role) {

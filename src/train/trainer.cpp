@@ -7,20 +7,16 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/random_draws.hpp"
 #include "mha/train/loss_and_gradients.hpp"
 
 namespace mha::train {
 namespace {
 
-// splitmix64 finaliser: decorrelates (seed, step) pairs into independent generator seeds.
-std::uint64_t mix(std::uint64_t seed, std::uint64_t step) {
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (step + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 TrainingConfig completed(TrainingConfig c, const lang::AttachmentGrammar& grammar) {
+  if (c.language != grammar.variant())
+    throw_invalid("language", "the grammar's language (" + std::string(lang::name(grammar.variant())) + ")",
+                  std::string(lang::name(c.language)));
   if (c.objective == Objective::causal_lm) {
     c.model.vocab_size = end_of_sentence_id(grammar) + 1;
     c.model.causal = true;
@@ -106,6 +102,7 @@ std::string training_to_json(const TrainingConfig& c) {
       {"eval_seed", c.eval_seed}};
   // Only when not the default, so a masked run's checkpoint bytes are what they always were.
   if (c.objective != Objective::masked) j["objective"] = std::string(objective_name(c.objective));
+  if (c.language != lang::LanguageVariant::standard) j["language"] = std::string(lang::name(c.language));
   return j.dump();
 }
 
@@ -121,6 +118,11 @@ TrainingConfig training_from_json(const std::string& text) {
     if (!j["objective"].is_string())
       throw_invalid("mha.training objective", "\"masked\" or \"causal-lm\"", j["objective"].dump());
     c.objective = parse_objective(j["objective"].get<std::string>(), "mha.training objective");
+  }
+  if (j.is_object() && j.contains("language")) {
+    if (!j["language"].is_string())
+      throw_invalid("mha.training language", "\"attachment\" or \"two-objects\"", j["language"].dump());
+    c.language = lang::parse_language_variant(j["language"].get<std::string>(), "mha.training language");
   }
   c.model = config_from_json(field(j, "model", "").dump());
   const nlohmann::json& o = field(j, "optimizer", "");
@@ -239,7 +241,7 @@ Trainer Trainer::resume(const Checkpoint& checkpoint, const lang::AttachmentGram
 
 StepReport Trainer::train_step() {
   const auto start = std::chrono::steady_clock::now();
-  const std::uint64_t step_seed = mix(config_.seed, static_cast<std::uint64_t>(step()));
+  const std::uint64_t step_seed = mix_seed(config_.seed, static_cast<std::uint64_t>(step()));
   std::mt19937_64 rng(step_seed);
   BatchTensors t;
   double tokens = 0;  // real (non-padding) input tokens

@@ -58,6 +58,45 @@ std::string float_base64(const std::vector<QueryKey>& layers, Tensor<> QueryKey:
   return base64(bytes);
 }
 
+// "[i]", built by appending (GCC 12 misreports "[" + std::to_string(i) under -Wrestrict).
+std::string bracket(std::size_t i) {
+  std::string out = "[";
+  out += std::to_string(i);
+  out += ']';
+  return out;
+}
+
+void validate_importance(const HeadViewImportance& importance, std::size_t layers, Index heads) {
+  const auto relations = static_cast<Index>(importance.relations.size());
+  if (relations < 1) throw_invalid("importance.relations", "at least one relation", "none");
+  const std::string shape = bracket(layers) + bracket(static_cast<std::size_t>(heads));
+  if (importance.delta.size() != layers)
+    throw_invalid("importance.delta", shape + bracket(static_cast<std::size_t>(relations)) + " (layers, heads, relations)",
+                  std::to_string(importance.delta.size()) + " layers");
+  if (importance.carries.size() != layers)
+    throw_invalid("importance.carries", shape + " (layers, heads)", std::to_string(importance.carries.size()) + " layers");
+  for (std::size_t n = 0; n < layers; ++n) {
+    const std::string at = bracket(n);
+    if (static_cast<Index>(importance.delta[n].size()) != heads)
+      throw_invalid("importance.delta" + at, std::to_string(heads) + " heads", std::to_string(importance.delta[n].size()));
+    if (static_cast<Index>(importance.carries[n].size()) != heads)
+      throw_invalid("importance.carries" + at, std::to_string(heads) + " heads",
+                    std::to_string(importance.carries[n].size()));
+    for (std::size_t h = 0; h < importance.delta[n].size(); ++h) {
+      const std::string where = at + bracket(h);
+      const std::vector<double>& delta = importance.delta[n][h];
+      if (static_cast<Index>(delta.size()) != relations)
+        throw_invalid("importance.delta" + where, std::to_string(relations) + " relations", std::to_string(delta.size()));
+      for (const double d : delta)
+        if (!std::isfinite(d)) throw_invalid("importance.delta" + where, "finite numbers", std::to_string(d));
+      const Index carries = importance.carries[n][h];
+      if (carries < -1 || carries >= relations)
+        throw_invalid("importance.carries" + where, "−1 (none) or a relation index in [0, " + std::to_string(relations) + ")",
+                      std::to_string(carries));
+    }
+  }
+}
+
 void validate(const HeadViewData& data) {
   const auto length = static_cast<Index>(data.tokens.size());
   if (length == 0) throw_invalid("tokens", "at least one token", "none");
@@ -72,6 +111,9 @@ void validate(const HeadViewData& data) {
                         (heads >= 1 ? " (" + shape_str(expected) + ")" : ""),
                     shape_str(data.attention[n].shape()));
   }
+  if (data.focus && (*data.focus < 0 || *data.focus >= length))
+    throw_invalid("focus", "a token index in [0, " + std::to_string(length) + ")", std::to_string(*data.focus));
+  if (data.importance) validate_importance(*data.importance, data.attention.size(), heads);
   if (data.query_key.empty()) return;
   if (data.query_key.size() != data.attention.size())
     throw_invalid("query_key",
@@ -135,6 +177,21 @@ std::string head_view_json(const HeadViewData& data) {
                      {"scales", scales},
                      {"queries", float_base64(data.query_key, &QueryKey::queries)},
                      {"keys", float_base64(data.query_key, &QueryKey::keys)}};
+  }
+  j["focus"] = data.focus ? nlohmann::json(*data.focus) : nlohmann::json(nullptr);
+  j["importance"] = nullptr;
+  if (data.importance) {
+    const HeadViewImportance& importance = *data.importance;
+    nlohmann::json carries = nlohmann::json::array();
+    for (const std::vector<Index>& layer : importance.carries) {
+      nlohmann::json row = nlohmann::json::array();
+      for (const Index c : layer) row.push_back(c < 0 ? nlohmann::json(nullptr) : nlohmann::json(c));
+      carries.push_back(std::move(row));
+    }
+    j["importance"] = {{"note", importance.note},
+                       {"relations", importance.relations},
+                       {"delta", importance.delta},
+                       {"carries", carries}};
   }
   // Invalid UTF-8 in a token becomes U+FFFD rather than an exception.
   return escape_for_script(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

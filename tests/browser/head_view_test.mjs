@@ -33,6 +33,7 @@ const SENTENCE = "the man saw the astronaut with a telescope <script>";
 const tinyPage = join(args.out, "tiny.html");
 const longPage = join(args.out, "long.html");
 const hostilePage = join(args.out, "hostile.html");
+const demoPage = join(args.out, "demo.html");
 
 let context;
 let profile;
@@ -40,6 +41,9 @@ let profile;
 before(async () => {
   execFileSync(args.mha, ["heads", "--model", args.fixture, "--text", SENTENCE, "--focus", "man",
     "--color", "never", "--html", tinyPage], { stdio: "pipe" });
+  execFileSync(args.mha, ["heads", "--model", "demo", "--text", "the man saw the astronaut with a telescope",
+    "--focus", "telescope", "--ablate", "--ablate-examples", "60", "--color", "never", "--html", demoPage],
+    { stdio: "pipe" });
   execFileSync(args["page-tool"], [longPage, "512", "2", "4"]);
   execFileSync(args["page-tool"], [hostilePage, "6", "1", "2"]);
   profile = mkdtempSync(join(tmpdir(), "mha-chromium-"));
@@ -100,9 +104,31 @@ describe("head view of the tiny BERT written by mha heads", () => {
     await page.close();
   });
 
+  test("opens on the focus token's links, drawn thick, and fills the window", async () => {
+    const { page } = await open(tinyPage);
+    const canvas = await page.$eval("#links", (c) => ({ ...c.dataset }));
+    assert.equal(canvas.focus, "2");  // --focus man
+    assert.equal(await page.$eval("#queries li.focused", (li) => li.dataset.index), "2");
+    assert.ok(Number(canvas.lines) >= 1 && Number(canvas.lines) <= 4 * 13, `${canvas.lines} lines`);
+    assert.ok(Number(canvas.widestLine) > 4, `widest line ${canvas.widestLine} px`);
+    // 13 tokens in a 1280 × 900 window: tall rows, a wide link column, a readable font.
+    assert.ok(Number(canvas.row) >= 40, `row ${canvas.row} px`);
+    assert.ok(Number(canvas.width) >= 700, `link column ${canvas.width} px`);
+    const font = await page.$eval("#queries li", (li) => parseFloat(getComputedStyle(li).fontSize));
+    assert.ok(font >= 20, `token font ${font} px`);
+    assert.ok(await page.isVisible("#clear-focus"));
+    await page.screenshot({ path: join(args.out, "focus.png"), fullPage: true });
+    await page.close();
+  });
+
   test("toggling heads and hovering tokens change what is drawn", async () => {
     const { page } = await open(tinyPage);
+    const focused = await lines(page);
+    await page.click("#clear-focus");  // every link of every head
+    await page.waitForFunction(() => document.querySelector("#links").dataset.focus === "");
+    assert.ok(!(await page.isVisible("#clear-focus")));
     const all = await lines(page);
+    assert.ok(all > focused, `${all} lines, ${focused} of the focus`);
     assert.ok(all > 0);
     assert.equal(await visibleHeads(page), "0,1,2,3");
 
@@ -172,6 +198,24 @@ describe("head view of the tiny BERT written by mha heads", () => {
       const c = document.querySelector("#links").dataset;
       return c.layer === "0" && c.visibleHeads === "1";
     });
+    await page.close();
+  });
+});
+
+describe("head view of the demo model with its ablation", () => {
+  test("swatches and thumbnails show what each head carries; the page opens on telescope", async () => {
+    const { page, seen } = await open(demoPage);
+    assert.deepEqual(seen.errors, []);
+    assert.equal(await page.$eval("#links", (c) => c.dataset.focus), "7");
+    const marks = await page.locator(".swatch .importance").allTextContents();
+    assert.equal(marks.length, 4);
+    for (const mark of marks) assert.match(mark, /^[a-z_]+ [+−]\d+\.\d\d$/);
+    assert.match(await page.textContent("#importance-note"), /held-out/);
+    await page.screenshot({ path: join(args.out, "demo_head_view.png"), fullPage: true });
+    await page.click("#tab-model");
+    await page.waitForSelector("#grid[data-complete=true]");
+    assert.equal(await page.locator("#grid figcaption").count(), 2 * 4);
+    await page.screenshot({ path: join(args.out, "demo_model_view.png"), fullPage: true });
     await page.close();
   });
 });

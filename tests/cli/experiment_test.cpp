@@ -1,14 +1,18 @@
-// `mha experiment heads`: a tiny grid writes the three reports (markdown, SVG, JSON) with the
-// promised structure and statistics, and every bad --heads gives one line naming --heads before
-// any training starts.
+// `mha experiment heads`: a tiny grid writes the reports (markdown, two SVGs, JSON) with the
+// promised structure and statistics (t-intervals, Welch p-values); --jobs 2 gives the numbers of
+// --jobs 1; a rerun resumes from the resume file, which refuses other settings and survives a
+// line cut short; every bad --heads gives one line naming --heads before any training starts.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "mha/kernels/attention.hpp"
+#include "mha/train/statistics.hpp"
 #include "mha/train/trainer.hpp"
 #include "run_cli.hpp"
 
@@ -23,10 +27,11 @@ const std::string kGrid =
 TEST(CliExperiment, TinyGridWritesMarkdownSvgAndJson) {
   const fs::path dir = scratch_dir();
   const fs::path md = dir / "experiments.md", svg = dir / "figures" / "heads.svg",
-                 json = dir / "heads.json";
+                 curves = dir / "figures" / "curves.svg", json = dir / "heads.json";
   fs::create_directories(svg.parent_path());
   const CliResult r = run_mha(kGrid + " --heads 2,1 --markdown " + md.string() + " --svg " +
-                              svg.string() + " --json " + json.string());
+                              svg.string() + " --curves " + curves.string() + " --json " +
+                              json.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // One line per run, in ascending heads order whatever order --heads gave.
   const std::size_t one = r.out.find("heads  1  seed 0  accuracy "),
@@ -37,19 +42,23 @@ TEST(CliExperiment, TinyGridWritesMarkdownSvgAndJson) {
 
   const std::string page = slurp(md);
   EXPECT_EQ(page.rfind("# ", 0), 0u) << "the page does not start with a title";
-  EXPECT_NE(page.find("| heads | head_dim | parameters | accuracy | grammatical | mass on grammatical "
-                      "words | PP-noun accuracy | PP-noun grammatical | PP-noun mass | PP-noun loss | "
-                      "held-out loss |"),
+  EXPECT_NE(page.find("| heads | head_dim | parameters | n | accuracy | grammatical | mass on "
+                      "grammatical words | mass on grammatical words p vs 1 head | PP-noun accuracy | "
+                      "PP-noun grammatical | PP-noun mass | PP-noun mass p vs 1 head | PP-noun loss | "
+                      "PP-noun loss p vs 1 head | held-out loss |"),
             std::string::npos)
       << page;
+  EXPECT_NE(page.find("One seed per setting"), std::string::npos) << page;
   EXPECT_NE(page.find("\n| 1 | 8 | "), std::string::npos) << page;  // heads 1: head_dim 8
   EXPECT_NE(page.find("\n| 2 | 4 | "), std::string::npos) << page;  // heads 2: head_dim 4
   EXPECT_NE(page.find("mha experiment heads --heads 1,2 --seeds 1 --steps 4 --d-model 8 --layers 1 "
-                      "--batch 8 --lr 0.002 --threads 1 --kernel "),
+                      "--batch 8 --lr 0.002 --threads 1 --kernel cpu --jobs 1 --curve-points 20"),
             std::string::npos)
       << page;
   EXPECT_NE(page.find("](figures/heads.svg)"), std::string::npos)
       << "figure link relative to the page";
+  EXPECT_NE(page.find("](figures/curves.svg)"), std::string::npos);
+  EXPECT_NE(page.find("## Every run\n\n| heads | seed | accuracy |"), std::string::npos) << page;
   EXPECT_NE(page.find("language.md"), std::string::npos);
   EXPECT_NE(page.find("On the PP-noun mass (the probability put on the words the grammar allows) the best multi-head setting, 2 heads"),
             std::string::npos)
@@ -58,10 +67,20 @@ TEST(CliExperiment, TinyGridWritesMarkdownSvgAndJson) {
   const std::string figure = slurp(svg);
   EXPECT_EQ(figure.rfind("<svg", 0), 0u) << figure.substr(0, 80);
   EXPECT_NE(figure.find(R"(xmlns="http://www.w3.org/2000/svg")"), std::string::npos);
-  EXPECT_EQ(count_occurrences(figure, R"(class="mean overall")"), 2);
-  EXPECT_EQ(count_occurrences(figure, R"(class="mean pp-noun")"), 2);
-  EXPECT_EQ(count_occurrences(figure, R"(class="seed overall")"), 2);
+  // Series 0: mass over all words, series 1: PP nouns; one mean and one seed per heads value,
+  // no interval bars with one seed.
+  EXPECT_EQ(count_occurrences(figure, R"(class="mean series-0")"), 2);
+  EXPECT_EQ(count_occurrences(figure, R"(class="mean series-1")"), 2);
+  EXPECT_EQ(count_occurrences(figure, R"(class="seed series-0")"), 2);
+  EXPECT_EQ(count_occurrences(figure, R"(class="interval )"), 0);
+  EXPECT_GE(count_occurrences(figure, R"(class="ytick")"), 3);
   EXPECT_EQ(figure.substr(figure.size() - 7), "</svg>\n");
+
+  const std::string learning = slurp(curves);
+  EXPECT_EQ(learning.rfind("<svg", 0), 0u);
+  EXPECT_EQ(count_occurrences(learning, R"(class="curve heads-1")"), 1);
+  EXPECT_EQ(count_occurrences(learning, R"(class="band heads-2")"), 1);
+  EXPECT_EQ(learning.substr(learning.size() - 7), "</svg>\n");
 
   const auto doc = nlohmann::json::parse(slurp(json));  // throws (fails the test) if malformed
   ASSERT_EQ(doc.at("runs").size(), 2u);
@@ -78,13 +97,20 @@ TEST(CliExperiment, TinyGridWritesMarkdownSvgAndJson) {
         << metric;
     EXPECT_TRUE(doc["summary"][0][metric]["sd"].is_null()) << metric << ": one seed has no spread";
   }
-  // Only the three outputs (and the folder) are left: no temporary files.
+  // Learning curves: 4 steps, evaluated after each (--curve-points 20 > steps), the last one the
+  // final evaluation.
+  const auto& curve = doc["runs"][0]["curve"];
+  ASSERT_EQ(curve.size(), 4u);
+  EXPECT_EQ(curve[3][0], 4);
+  EXPECT_EQ(curve[3][1].get<double>(), doc["runs"][0]["loss"].get<double>());
+  // Only the outputs, the folder and the resume file are left: no temporary files.
+  EXPECT_TRUE(fs::exists(dir / "heads.runs.jsonl"));
   int entries = 0;
   for ([[maybe_unused]] const auto& entry : fs::recursive_directory_iterator(dir)) ++entries;
-  EXPECT_EQ(entries, 4);
+  EXPECT_EQ(entries, 6);
 }
 
-TEST(CliExperiment, SummaryIsMeanAndSampleStandardDeviationOverSeeds) {
+TEST(CliExperiment, SummaryIsMeanSdTIntervalAndWelchAgainstOneHead) {
   const fs::path dir = scratch_dir(), json = dir / "heads.json";
   const CliResult r = run_mha(
       "experiment heads --heads 1,2 --seeds 2 --steps 2 --d-model 8 --layers 1 --batch 8 "
@@ -105,8 +131,24 @@ TEST(CliExperiment, SummaryIsMeanAndSampleStandardDeviationOverSeeds) {
           << metric;
       EXPECT_EQ(summary[metric]["min"].get<double>(), std::min(a, b)) << metric;
       EXPECT_EQ(summary[metric]["max"].get<double>(), std::max(a, b)) << metric;
+      // n = 2: the 95% half-width is t_{0.975, 1} · s / √2 = 12.706 · |a − b| / 2.
+      EXPECT_NEAR(summary[metric]["ci95_half_width"].get<double>(),
+                  12.706204736174705 * std::abs(a - b) / 2, 1e-9)
+          << metric;
     }
   }
+  // PP-noun mass is tested: 2 heads against 1 head, Welch's test on the two seeds of each.
+  const std::vector<double> one = {doc["runs"][0]["pp_mass"], doc["runs"][1]["pp_mass"]};
+  const std::vector<double> two = {doc["runs"][2]["pp_mass"], doc["runs"][3]["pp_mass"]};
+  const train::WelchTest w = train::welch_t_test(two, one);
+  const auto& welch = doc["summary"][1]["pp_mass"]["welch_vs_1_head"];
+  EXPECT_NEAR(welch["difference"].get<double>(), w.difference, 1e-12);
+  EXPECT_NEAR(welch["p"].get<double>(), w.p_value, 1e-12);
+  EXPECT_NEAR(welch["dof"].get<double>(), w.dof, 1e-9);
+  EXPECT_FALSE(doc["summary"][0]["pp_mass"].contains("welch_vs_1_head")) << "the baseline row";
+  EXPECT_FALSE(doc["summary"][1]["accuracy"].contains("welch_vs_1_head")) << "not a tested metric";
+  EXPECT_NE(doc["verdict"].get<std::string>().find("Welch's t-test p"), std::string::npos)
+      << doc["verdict"];
   // The two seeds are different models.
   EXPECT_NE(doc["runs"][0]["loss"], doc["runs"][1]["loss"]);
 }
@@ -144,6 +186,104 @@ TEST(CliExperiment, EachRunIsTheMhaTrainRunWithTheSameFlags) {
   EXPECT_EQ(run["pp_mass"].get<double>(), e.two_relation_allowed_mass);
   EXPECT_EQ(run["pp_loss"].get<double>(), e.two_relation_loss);
   EXPECT_EQ(run["pp_examples"].get<Index>(), e.two_relation_examples);
+}
+
+// The JSON without what may differ between two invocations: the wall times and the command.
+nlohmann::json numbers_of(const fs::path& json) {
+  nlohmann::json doc = nlohmann::json::parse(slurp(json));
+  for (auto& run : doc.at("runs")) run.erase("seconds");
+  doc.erase("command");
+  doc.erase("date");
+  doc["config"].erase("jobs");
+  return doc;
+}
+
+TEST(CliExperiment, JobsTwoGivesTheNumbersOfJobsOne) {
+  const fs::path dir = scratch_dir(), one = dir / "one.json", two = dir / "two.json";
+  const std::string grid = "experiment heads --heads 1,2 --seeds 2 --steps 3 --d-model 8 --batch 8 --threads 1";
+  const CliResult a = run_mha(grid + " --jobs 1 --json " + one.string());
+  const CliResult b = run_mha(grid + " --jobs 2 --json " + two.string());
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_NE(b.out.find("2 runs at once"), std::string::npos) << b.out;
+  EXPECT_EQ(count_occurrences(b.out, "  seed "), 4) << b.out;
+  EXPECT_EQ(numbers_of(one), numbers_of(two));
+}
+
+TEST(CliExperiment, RerunResumesEveryRunAndWritesTheSameJson) {
+  const fs::path dir = scratch_dir(), json = dir / "heads.json", md = dir / "heads.md";
+  auto command_with = [&](int seeds) {
+    return "experiment heads --heads 1,2 --seeds " + std::to_string(seeds) +
+           " --steps 3 --d-model 8 --batch 8 --threads 1 --jobs 2 --json " + json.string() +
+           " --markdown " + md.string();
+  };
+  const std::string command = command_with(2);
+  const CliResult first = run_mha(command);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out.find("resumed"), std::string::npos) << first.out;
+  const std::string json_before = slurp(json), page_before = slurp(md);
+  const CliResult again = run_mha(command);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("resumed 4 of 4 runs from " + (dir / "heads.runs.jsonl").string()),
+            std::string::npos)
+      << again.out;
+  EXPECT_EQ(count_occurrences(again.out, "  seed "), 4) << "a line per run, resumed ones too";
+  EXPECT_EQ(slurp(json), json_before);  // to the byte: numbers, times and the date
+  EXPECT_EQ(slurp(md), page_before);
+  // More seeds: only the new ones are trained.
+  const CliResult more = run_mha(command_with(3));
+  ASSERT_EQ(more.exit_code, 0) << more.err;
+  EXPECT_NE(more.out.find("resumed 4 of 6 runs"), std::string::npos) << more.out;
+  EXPECT_EQ(nlohmann::json::parse(slurp(json)).at("runs").size(), 6u);
+}
+
+TEST(CliExperiment, ResumeFileOfOtherSettingsIsRefused) {
+  const fs::path dir = scratch_dir(), json = dir / "heads.json", runs = dir / "heads.runs.jsonl";
+  ASSERT_EQ(run_mha(kGrid + " --heads 1 --json " + json.string()).exit_code, 0);
+  const CliResult r = run_mha(
+      "experiment heads --heads 1 --seeds 1 --steps 5 --d-model 8 --layers 1 --batch 8 --threads 1 "
+      "--json " + json.string());
+  EXPECT_TRUE(fails_naming(r, runs.string())) << r.err;
+  EXPECT_NE(r.err.find("--steps 4"), std::string::npos) << "says which setting differs: " << r.err;
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out.find("seed 0  accuracy"), std::string::npos) << "trained despite the refusal";
+  // Another resume file is a fresh start.
+  const CliResult other = run_mha(
+      "experiment heads --heads 1 --seeds 1 --steps 5 --d-model 8 --layers 1 --batch 8 --threads 1 "
+      "--json " + json.string() + " --resume " + (dir / "other.jsonl").string());
+  EXPECT_EQ(other.exit_code, 0) << other.err;
+}
+
+TEST(CliExperiment, ResumeIgnoresALastLineCutShortAndRefusesABrokenOne) {
+  const fs::path dir = scratch_dir(), json = dir / "heads.json", runs = dir / "heads.runs.jsonl";
+  const std::string command = kGrid + " --heads 1,2 --json " + json.string();
+  ASSERT_EQ(run_mha(command).exit_code, 0);
+  const nlohmann::json before = numbers_of(json);
+  const std::string full = slurp(runs);
+  ASSERT_EQ(count_lines(full), 2);
+  const std::size_t second = full.find('\n') + 1;
+  // An interrupted write: half of the second line, no newline.
+  {
+    std::ofstream out(runs, std::ios::binary | std::ios::trunc);
+    out << full.substr(0, second + (full.size() - second) / 2);
+  }
+  const CliResult r = run_mha(command);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: " + runs.string() + ": ignoring line 2, cut short"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.out.find("resumed 1 of 2 runs"), std::string::npos) << r.out;
+  EXPECT_EQ(numbers_of(json), before);
+  EXPECT_EQ(count_lines(slurp(runs)), 2) << "the cut line is replaced, not appended to";
+  for (const std::string& line : {full.substr(0, second), slurp(runs).substr(second)})
+    EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+
+  // A broken line that is not the last is an error naming the file and the line.
+  {
+    std::ofstream out(runs, std::ios::binary | std::ios::trunc);
+    out << "{not json\n" << full;
+  }
+  const CliResult broken = run_mha(command);
+  EXPECT_TRUE(fails_naming(broken, runs.string() + " line 1")) << broken.err;
 }
 
 TEST(CliExperiment, BadHeadsGiveOneLineNamingHeads) {

@@ -111,6 +111,21 @@ TEST(CliTrain, ResumingAShortRunExtendsIt) {
   EXPECT_EQ(train::training_from_json(c.training_json).steps, 6);
 }
 
+// --d-ff 0 trains an attention-only model (no linear1/linear2/norm2); without the flag d_ff is
+// 4·d_model, as before.
+TEST(CliTrain, DFfZeroTrainsAnAttentionOnlyModel) {
+  const fs::path dir = scratch_dir(), plain = dir / "plain.safetensors", bare = dir / "bare.safetensors";
+  ASSERT_EQ(train_to(plain).exit_code, 0);
+  EXPECT_EQ(train::load_checkpoint(plain).config.d_ff, 64);
+  const CliResult r = train_to(bare, "--d-ff 0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const train::Checkpoint c = train::load_checkpoint(bare);
+  EXPECT_EQ(c.config.d_ff, 0);
+  EXPECT_FALSE(c.parameters.layout().find("layers.0.linear1.weight"));
+  EXPECT_FALSE(c.parameters.layout().find("layers.0.norm2.weight"));
+  EXPECT_EQ(c.step, 6);
+}
+
 TEST(CliTrain, BadFlagsGiveOneLineNamingTheFlag) {
   const fs::path dir = scratch_dir(), out = dir / "never.safetensors";
   const std::string base =
@@ -118,6 +133,7 @@ TEST(CliTrain, BadFlagsGiveOneLineNamingTheFlag) {
   EXPECT_TRUE(fails_naming(run_mha(base + " --heads 3 --d-model 16"), "--heads"));
   EXPECT_TRUE(fails_naming(run_mha(base + " --d-model 16 --heads 2 --norm sideways"), "--norm"));
   EXPECT_TRUE(fails_naming(run_mha(base + " --resume /nonexistent"), "/nonexistent"));
+  EXPECT_TRUE(fails_naming(run_mha(base + " --d-model 16 --heads 2 --d-ff -3"), "--d-ff"));
   EXPECT_FALSE(fs::exists(out)) << "a failed run wrote " << out;
 }
 

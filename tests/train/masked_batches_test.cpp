@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -143,6 +144,67 @@ TEST(EvalSet, PacksIntoOneBatchWithOneTargetPerRow) {
   auto bad = examples;
   bad[0].position = 9;
   EXPECT_THROW(eval_batch(bad), Error);
+}
+
+// make_eval_set of the standard language as it was before LanguageVariant existed (FNV-1a over
+// ids, positions, allowed lists and two_relations).
+TEST(EvalSet, StandardLanguageIsUnchanged) {
+  std::uint64_t h = 1469598103934665603ull;
+  const auto add = [&h](std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= (v >> (8 * i)) & 0xff;
+      h *= 1099511628211ull;
+    }
+  };
+  for (const EvalExample& e : make_eval_set(grammar(), 300, 7)) {
+    for (const std::int64_t id : e.sentence.ids) add(static_cast<std::uint64_t>(id));
+    add(static_cast<std::uint64_t>(e.position));
+    for (const std::int64_t w : e.allowed) add(static_cast<std::uint64_t>(w));
+    add(e.two_relations ? 1 : 0);
+  }
+  EXPECT_EQ(h, 0xbb9a1e63357f7dfbull);
+}
+
+// two_objects: the PP-noun examples allow instruments(verb) ∪ attributes(OBJ2) and never an
+// attribute of the distractor OBJ1 alone; the distractor is a content position.
+TEST(EvalSet, TwoObjectsPpNounsFollowTheNearestObject) {
+  const lang::AttachmentGrammar g(lang::LanguageVariant::two_objects);
+  const auto examples = make_eval_set(g, 150, 11);
+  ASSERT_EQ(examples.size(), 150U);
+  int two_relations = 0, distractors = 0;
+  for (std::size_t i = 0; i < examples.size(); ++i) {
+    const EvalExample& e = examples[i];
+    const auto t = static_cast<std::size_t>(e.position);
+    EXPECT_EQ(e.allowed, g.allowed_at(e.sentence.ids, e.position)) << i;
+    EXPECT_TRUE(std::binary_search(e.allowed.begin(), e.allowed.end(), e.target)) << i;
+    EXPECT_NE(e.sentence.roles[t], lang::Role::conjunction) << i;
+    distractors += e.sentence.roles[t] == lang::Role::distractor ? 1 : 0;
+    if (!e.two_relations) continue;
+    ++two_relations;
+    ASSERT_EQ(t, 10U) << i;
+    const std::string verb = g.vocabulary().word(e.sentence.ids[2]);
+    const std::string first = g.vocabulary().word(e.sentence.ids[4]);
+    const std::string second = g.vocabulary().word(e.sentence.ids[7]);
+    std::vector<std::string> expected = g.instruments(verb);
+    for (const std::string& w : g.attributes(second)) expected.push_back(w);
+    std::vector<std::string> allowed;
+    for (const std::int64_t w : e.allowed) allowed.push_back(g.vocabulary().word(w));
+    std::sort(expected.begin(), expected.end());
+    expected.erase(std::unique(expected.begin(), expected.end()), expected.end());
+    std::sort(allowed.begin(), allowed.end());
+    EXPECT_EQ(allowed, expected) << i;
+    for (const std::string& w : g.attributes(first)) {
+      if (!std::binary_search(expected.begin(), expected.end(), w)) {
+        EXPECT_FALSE(std::binary_search(e.allowed.begin(), e.allowed.end(), g.vocabulary().id(w))) << i;
+      }
+    }
+  }
+  EXPECT_EQ(two_relations, 50);
+  EXPECT_GT(distractors, 0);
+  const MaskedBatch m = eval_batch(examples);
+  EXPECT_LE(m.length, g.max_length());
+  std::mt19937_64 rng(2);
+  EXPECT_LE(sample_masked_batch(g, 32, rng).length, 11);
 }
 
 }  // namespace

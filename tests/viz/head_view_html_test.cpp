@@ -1,6 +1,7 @@
 // The head view page: self-contained, escaped, and carrying exactly the data it was given.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "mha/core/error.hpp"
 #include "mha/viz/head_view_html.hpp"
 #include "cli/run_cli.hpp"
+#include "testing/expect_error.hpp"
 
 namespace mha::viz {
 namespace {
@@ -128,6 +130,71 @@ TEST(HeadViewHtml, RejectsInconsistentData) {
   HeadViewData bad_keys = small_view();
   bad_keys.query_key[0].keys = Tensor<>({2, 3, 3});
   EXPECT_THROW(page_of(bad_keys), Error);
+}
+
+// One layer of two heads: head 1 carries relation 1, head 2 nothing.
+HeadViewImportance small_importance() {
+  return {.note = "Δ loss when removed", .relations = {"verb", "pp_noun </script>"},
+          .delta = {{{0.01, 0.5}, {0.0, -0.002}}}, .carries = {{1, -1}}};
+}
+
+TEST(HeadViewHtml, WithoutFocusAndImportanceTheFieldsAreNull) {
+  const nlohmann::json j = nlohmann::json::parse(head_view_json(small_view()));
+  EXPECT_TRUE(j.at("focus").is_null());
+  EXPECT_TRUE(j.at("importance").is_null());
+}
+
+TEST(HeadViewHtml, DataBlockCarriesFocusAndImportance) {
+  HeadViewData data = small_view();
+  data.focus = 2;
+  data.importance = small_importance();
+  const std::string json = head_view_json(data);
+  EXPECT_EQ(json.find("</script"), std::string::npos);  // a relation name is escaped like a token
+  const nlohmann::json j = nlohmann::json::parse(json);
+  EXPECT_EQ(j.at("focus"), 2);
+  const nlohmann::json& importance = j.at("importance");
+  EXPECT_EQ(importance.at("note"), "Δ loss when removed");
+  EXPECT_EQ(importance.at("relations"), nlohmann::json({"verb", "pp_noun </script>"}));
+  EXPECT_EQ(importance.at("delta"), nlohmann::json({{{0.01, 0.5}, {0.0, -0.002}}}));
+  EXPECT_EQ(importance.at("carries"), nlohmann::json::parse("[[1, null]]"));
+  const std::string page = page_of(data);
+  EXPECT_EQ(count_occurrences(page, "</script"), 2);
+  EXPECT_NE(page.find("id=\"clear-focus\""), std::string::npos);
+  EXPECT_NE(page.find("id=\"importance-note\""), std::string::npos);
+}
+
+TEST(HeadViewHtml, RejectsABadFocusOrImportance) {
+  using mha::testing::throws_error;
+  HeadViewData far = small_view();
+  far.focus = 3;
+  EXPECT_TRUE(throws_error([&] { page_of(far); }, {"focus", "[0, 3)", "got 3"}));
+  HeadViewData negative = small_view();
+  negative.focus = -1;
+  EXPECT_TRUE(throws_error([&] { page_of(negative); }, {"focus"}));
+  HeadViewData layers = small_view();
+  layers.importance = small_importance();
+  layers.importance->delta.push_back(layers.importance->delta[0]);
+  EXPECT_TRUE(throws_error([&] { page_of(layers); }, {"importance.delta", "[1][2][2]", "got 2 layers"}));
+  HeadViewData heads = small_view();
+  heads.importance = small_importance();
+  heads.importance->carries[0].pop_back();
+  EXPECT_TRUE(throws_error([&] { page_of(heads); }, {"importance.carries[0]", "2 heads"}));
+  HeadViewData relations = small_view();
+  relations.importance = small_importance();
+  relations.importance->delta[0][1].push_back(0.1);
+  EXPECT_TRUE(throws_error([&] { page_of(relations); }, {"importance.delta[0][1]", "2 relations"}));
+  HeadViewData not_finite = small_view();
+  not_finite.importance = small_importance();
+  not_finite.importance->delta[0][0][0] = std::nan("");
+  EXPECT_TRUE(throws_error([&] { page_of(not_finite); }, {"importance.delta[0][0]", "finite"}));
+  HeadViewData carries = small_view();
+  carries.importance = small_importance();
+  carries.importance->carries[0][0] = 2;
+  EXPECT_TRUE(throws_error([&] { page_of(carries); }, {"importance.carries[0][0]", "got 2"}));
+  HeadViewData none = small_view();
+  none.importance = small_importance();
+  none.importance->relations.clear();
+  EXPECT_TRUE(throws_error([&] { page_of(none); }, {"importance.relations"}));
 }
 
 }  // namespace

@@ -6,13 +6,14 @@
 //   post-LN block (the paper):  h = LN₁(x + MHA(x)),      x' = LN₂(h + FFN(h))
 //   pre-LN block:               h = x + MHA(LN₁(x)),      x' = h + FFN(LN₂(h)); LN_f after the last
 //   logits = x_last · W_headᵀ + b_head       [B, L, V]
+//   d_ff = 0, attention only (no FFN, no LN₂):  post-LN x' = LN₁(x + MHA(x)), pre-LN x' = x + MHA(LN₁(x))
 //
 // The weights live in one TensorStore the model owns (mha/core/tensor_store.hpp); its layout,
 // declared by transformer_tensors(), names every tensor once, like PyTorch's
 // nn.TransformerEncoderLayer, so a checkpoint reads like a state_dict: embedding.weight,
 // layers.{l}.self_attn.{in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias},
-// layers.{l}.linear1/linear2.{weight, bias}, layers.{l}.norm1/norm2.{weight, bias},
-// final_norm.{weight, bias} (pre-LN only), lm_head.{weight, bias}. The layers of a call view that
+// layers.{l}.linear1/linear2.{weight, bias}, layers.{l}.norm1/norm2.{weight, bias} (linear1/2 and
+// norm2 only when d_ff > 0), final_norm.{weight, bias} (pre-LN only), lm_head.{weight, bias}. The layers of a call view that
 // store, and backward writes a gradient store of the same layout: no weight is copied.
 #pragma once
 
@@ -41,7 +42,7 @@ struct TransformerConfig {
   Index d_model = 64;
   Index num_heads = 4;
   Index num_layers = 2;
-  Index d_ff = 256;
+  Index d_ff = 256;  // 0: attention only (blocks without feed-forward sublayer and LN₂)
   Index max_length = 64;  // longest input (the positions are computed, not learned)
   NormPlacement norm = NormPlacement::pre;
   Activation activation = Activation::gelu;
@@ -58,11 +59,12 @@ std::string config_to_json(const TransformerConfig& config);
 TransformerConfig config_from_json(const std::string& json);
 
 // The model's tensors: indices into its layout (the same for the parameters, the gradients and
-// the optimizer's moments).
+// the optimizer's moments). An attention-only model (d_ff = 0) declares no linear1, linear2 or
+// norm2: their indices are -1.
 struct TransformerBlockTensors {
-  Index in_proj_weight, in_proj_bias, out_proj_weight, out_proj_bias;  // self_attn
-  Index linear1_weight, linear1_bias, linear2_weight, linear2_bias;
-  Index norm1_weight, norm1_bias, norm2_weight, norm2_bias;
+  Index in_proj_weight = -1, in_proj_bias = -1, out_proj_weight = -1, out_proj_bias = -1;  // self_attn
+  Index linear1_weight = -1, linear1_bias = -1, linear2_weight = -1, linear2_bias = -1;  // d_ff > 0 only
+  Index norm1_weight = -1, norm1_bias = -1, norm2_weight = -1, norm2_bias = -1;  // norm2: d_ff > 0 only
 };
 struct TransformerTensors {
   std::shared_ptr<const TensorLayout> layout;
@@ -84,7 +86,7 @@ TensorStore init_parameters(const TransformerConfig& config, std::uint64_t seed)
 struct TransformerBlockTape {
   LayerNormTape norm1;  // pre-LN: x;      post-LN: x + MHA(x)
   MhaTape attention;    // its input: LN₁(x) pre-LN, x post-LN
-  LayerNormTape norm2;  // pre-LN: h;      post-LN: h + FFN(h)
+  LayerNormTape norm2;  // pre-LN: h;      post-LN: h + FFN(h)   (both empty when d_ff = 0)
   FeedForwardTape feed_forward;
 };
 struct TransformerTape {

@@ -43,14 +43,16 @@ struct EvalExample {
   std::int64_t target = 0;            // sentence.ids[position]
   std::vector<std::int64_t> allowed;  // grammar.allowed_at(sentence.ids, position)
   // The masked token is the PP noun: the words allowed there are instruments(verb) ∪
-  // attributes(object), so predicting it needs the link to the verb and to the object.
+  // attributes(object), so predicting it needs the link to the verb and to the object
+  // (two_objects: to the second object, not the distractor).
   bool two_relations = false;
 };
 
 // `count` examples from std::mt19937_64(seed), one masked position each. Every third example
 // (index % 3 == 0) masks the PP noun of a sentence that has one (sentences without a PP are
 // skipped for those); the others mask a uniform content position (subject, verb, object,
-// bank_context, bank — not determiners, prepositions or the PP noun). Deterministic.
+// distractor (two_objects), bank_context, bank — not determiners, prepositions, "and" or the PP
+// noun). Deterministic.
 // Throws mha::Error naming "count" below 0.
 std::vector<EvalExample> make_eval_set(const lang::AttachmentGrammar& grammar, Index count,
                                        std::uint64_t seed);

@@ -2,8 +2,8 @@
 // encoder) or next-token prediction (a causal language model, mha/train/causal_batches.hpp) —
 // with periodic held-out evaluation, checkpoints and resume.
 //
-// Determinism: step t trains on the batch drawn from mt19937_64(mix(seed, t)) and uses attention
-// dropout seeded by mix(seed, t); the parameters start from init_parameters(config, seed). So a
+// Determinism: step t trains on the batch drawn from mt19937_64(mix_seed(seed, t)) and uses attention
+// dropout seeded by mix_seed(seed, t); the parameters start from init_parameters(config, seed). So a
 // run is a pure function of (config, seed, thread count), and resuming at step t from a
 // checkpoint with the optimizer state gives the same parameters as never stopping.
 #pragma once
@@ -37,6 +37,9 @@ Objective parse_objective(std::string_view name, const std::string& argument = "
 
 struct TrainingConfig {
   Objective objective = Objective::masked;
+  // The language trained on; the Trainer's grammar must be AttachmentGrammar(language). In the
+  // JSON only when not standard ("language": "two-objects").
+  lang::LanguageVariant language = lang::LanguageVariant::standard;
   // masked: vocab_size and max_length are taken from the grammar; causal_lm: vocab_size
   TransformerConfig model;
   AdamWConfig optimizer;    // total_steps is set to `steps`

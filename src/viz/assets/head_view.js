@@ -10,7 +10,10 @@
 //     that miss it are skipped, at most MAX_LINES of the strongest are drawn (hovering a token
 //     still shows all of its links), lines of one head and opacity level share one path,
 //     redraws are coalesced to one per animation frame, and the model view's thumbnails are
-//     painted a few per frame.
+//     painted a few per frame;
+//   - the drawing fills the window: rows grow with the window's height while the text is short
+//     (ROW_MIN … ROW_MAX pixels, the token font with them) and the link column takes the width
+//     the token columns and the drill-down leave (WIDTH_MIN … WIDTH_MAX).
 "use strict";
 (() => {
   // ------------------------------------------------------------------------------------------
@@ -22,6 +25,9 @@
   const L = tokens.length;
   const LAYERS = data.layers;
   const HEADS = data.heads;
+  // Optional, per head: Δ[layer][head][relation] (nats the held-out loss rises when the head is
+  // removed) and carries[layer][head] (index into relations, null = none).
+  const importance = data.importance;
 
   // atob yields one character per byte.
   function bytesOf(base64) {
@@ -84,6 +90,7 @@
     layer: LAYERS - 1,
     visible: new Array(HEADS).fill(true),
     hover: null,  // {side: "query" | "key", index}
+    focus: Number.isInteger(data.focus) ? data.focus : null,  // the selected query token
     drill: null,  // {query, head}
   };
 
@@ -107,11 +114,13 @@
   const layerSelect = byId("layer-select");
   const drillHead = byId("drill-head");
   const grid = byId("grid");
+  const clearFocus = byId("clear-focus");
 
   // ------------------------------------------------------------------------------------------
   // Static parts: title, token columns, swatches, menus.
   document.title = `${data.title} — mha head view`;
   byId("title").textContent = data.title;
+  if (importance) byId("importance-note").textContent = importance.note;
   byId("stats").textContent =
     `${L} tokens · ${LAYERS} layers × ${HEADS} heads` +
     (qk ? ` · head size ${qk.dim}` : "") + " · lines below weight 0.01 are not drawn";
@@ -134,13 +143,34 @@
   for (let n = 0; n < LAYERS; n++) layerSelect.add(new Option(`layer ${n + 1} of ${LAYERS}`, String(n)));
   for (let h = 0; h < HEADS; h++) drillHead.add(new Option(`${h + 1}`, String(h)));
 
+  // "pp_noun +0.42": the relation a head carries and its Δ, or the largest Δ when it carries none.
+  function importanceOf(layer, head) {
+    const delta = importance.delta[layer][head];
+    const carries = importance.carries[layer][head];
+    let top = 0;
+    delta.forEach((d, r) => { if (d > delta[top]) top = r; });
+    const r = carries === null ? top : carries;
+    const sign = delta[r] >= 0 ? "+" : "−";
+    return {
+      carries,
+      label: `${carries === null ? "none" : importance.relations[carries]} ${sign}${Math.abs(delta[r]).toFixed(2)}`,
+      detail: importance.relations.map((name, k) => `${name} ${delta[k] >= 0 ? "+" : "−"}${Math.abs(delta[k]).toFixed(3)}`).join(", "),
+    };
+  }
+
   const swatches = [];
   for (let h = 0; h < HEADS; h++) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "swatch";
-    button.textContent = String(h + 1);
-    button.title = `head ${h + 1}: click to toggle, double-click to show only this head`;
+    const number = document.createElement("span");
+    number.textContent = String(h + 1);
+    button.append(number);
+    if (importance) {
+      const mark = document.createElement("span");
+      mark.className = "importance";
+      button.append(mark);
+    }
     button.dataset.head = String(h);
     button.style.setProperty("--c", colorOf(h));
     button.addEventListener("click", () => { state.visible[h] = !state.visible[h]; update(); });
@@ -154,24 +184,37 @@
   // Head view drawing. Row i of either column is centred at (i + ½) · row in the columns; the
   // canvas is as tall as the visible part of the scroller and sticks to its top, so a line from
   // query i to key j is drawn from y(i) to y(j) with y(i) = (i + ½) · row − (canvas offset).
-  const ROW = parseFloat(getComputedStyle(document.documentElement).getPropertyValue("--row")) || 18;
-  const WIDTH = 280;
+  const ROW_MIN = parseFloat(getComputedStyle(document.documentElement).getPropertyValue("--row")) || 18;
+  const ROW_MAX = 64;
+  const WIDTH_MIN = 280;
+  const WIDTH_MAX = 1100;
+  let ROW = ROW_MIN;
+  let WIDTH = WIDTH_MIN;
   const MIN_WEIGHT = 0.01;  // lighter lines would be invisible anyway
   const LEVELS = 32;        // opacity levels: lines of one head and level share one path
   const MAX_LINES = 4000;   // beyond this, only the strongest lines in view are drawn
   const scroller = byId("scroller");
   const linkColumn = byId("link-column");
-  linkColumn.style.width = `${WIDTH}px`;
-  linkColumn.style.height = `${L * ROW}px`;
   const links = canvas.getContext("2d");
   let canvasHeight = 0;
   let dpr = 1;
 
-  // Fits the scroller to the window and the canvas to the scroller.
+  // Fits the rows and the link column to the window, the scroller to the window and the canvas
+  // to the scroller.
   function layout() {
     const top = scroller.getBoundingClientRect().top + window.scrollY;
-    scroller.style.height = `${Math.max(240, window.innerHeight - top - 16)}px`;
-    byId("drill").style.maxHeight = scroller.style.height;
+    const height = Math.max(240, window.innerHeight - top - 16);
+    ROW = Math.max(ROW_MIN, Math.min(ROW_MAX, Math.floor(height / L)));
+    const root = document.documentElement.style;
+    root.setProperty("--row", `${ROW}px`);
+    root.setProperty("--token-font", `${Math.max(13, Math.min(26, Math.round(ROW * 0.5)))}px`);
+    const drill = byId("drill");
+    const besides = queryList.offsetWidth + keyList.offsetWidth + (drill.hidden ? 0 : drill.offsetWidth + 24);
+    WIDTH = Math.max(WIDTH_MIN, Math.min(WIDTH_MAX, window.innerWidth - besides - 80));
+    linkColumn.style.width = `${WIDTH}px`;
+    linkColumn.style.height = `${L * ROW}px`;
+    scroller.style.height = `${height}px`;
+    drill.style.maxHeight = scroller.style.height;
     canvasHeight = Math.min(L * ROW, scroller.clientHeight);
     dpr = window.devicePixelRatio || 1;
     canvas.style.width = `${WIDTH}px`;
@@ -180,10 +223,13 @@
     canvas.height = Math.round(canvasHeight * dpr);
   }
 
+  // The token whose links alone are drawn: the hovered one, else the focus (a query), else none.
+  const selected = () => state.hover || (state.focus === null ? null : { side: "query", index: state.focus });
+
   // Calls visit(head, i, j, level) for every line worth drawing: visible head, weight at least
-  // MIN_WEIGHT, crossing the canvas, and, while a token is hovered, one of that token's links.
+  // MIN_WEIGHT, crossing the canvas, and, while a token is selected, one of that token's links.
   function forEachLine(offset, visit) {
-    const { hover } = state;
+    const hover = selected();
     const rows = hover && hover.side === "query" ? [hover.index] : null;
     const column = hover && hover.side === "key" ? hover.index : null;
     const y = (i) => (i + 0.5) * ROW - offset;
@@ -210,22 +256,31 @@
     const total = perLevel.reduce((a, b) => a + b, 0);
     let lowestLevel = 0, kept = total;
     while (kept > MAX_LINES) kept -= perLevel[lowestLevel++];
-    // Pass 2: one path per head and level.
+    // Pass 2: one path per head and level. One token's links are fanned out by head (a few
+    // pixels apart at both ends, within the row) so that heads linking the same pair stay apart.
+    const one = selected() !== null;
+    const fan = one ? Math.min(6, (0.6 * ROW) / HEADS) : 0;
     const paths = Array.from({ length: HEADS }, () => new Array(LEVELS).fill(null));
     forEachLine(offset, (h, y0, y1, level) => {
       if (level < lowestLevel) return;
       const path = paths[h][level] || (paths[h][level] = new Path2D());
-      path.moveTo(2, y0);
-      path.lineTo(WIDTH - 2, y1);
+      const dy = (h - (HEADS - 1) / 2) * fan;
+      path.moveTo(2, y0 + dy);
+      path.lineTo(WIDTH - 2, y1 + dy);
     });
     links.setTransform(dpr, 0, 0, dpr, 0, 0);
     links.clearRect(0, 0, WIDTH, canvasHeight);
-    links.lineWidth = 2;
+    // Every link: 2 px, opacity = the weight. One token's links: few, so they are drawn to be
+    // read — width 1.5 … 15.5 px and opacity 0.35 … 1 growing with the weight.
+    let widest = 0;
     paths.forEach((byLevel, h) => {
       links.strokeStyle = colorOf(h);
       byLevel.forEach((path, level) => {
         if (!path) return;
-        links.globalAlpha = (level + 0.5) / LEVELS;  // opacity = the weight, to 1/64
+        const w = (level + 0.5) / LEVELS;  // the weight, to 1/64
+        links.globalAlpha = one ? 0.35 + 0.65 * w : w;
+        links.lineWidth = one ? 1.5 + 14 * w : 2;
+        widest = Math.max(widest, links.lineWidth);
         links.stroke(path);
       });
     });
@@ -237,6 +292,10 @@
     canvas.dataset.lines = String(kept);
     canvas.dataset.hiddenLines = String(total - kept);
     canvas.dataset.layer = String(state.layer);
+    canvas.dataset.focus = state.focus === null ? "" : String(state.focus);
+    canvas.dataset.widestLine = widest.toFixed(1);
+    canvas.dataset.width = String(WIDTH);
+    canvas.dataset.row = String(ROW);
     canvas.dataset.visibleHeads = state.visible.flatMap((on, h) => (on ? [h] : [])).join(",");
   }
 
@@ -334,7 +393,7 @@
   }
 
   function buildGrid() {
-    grid.style.gridTemplateColumns = `auto repeat(${HEADS}, ${THUMB + 2}px)`;
+    grid.style.gridTemplateColumns = `auto repeat(${HEADS}, minmax(${THUMB + 2}px, max-content))`;
     grid.append(document.createElement("span"));
     for (let h = 0; h < HEADS; h++) {
       const label = document.createElement("span");
@@ -350,6 +409,8 @@
       label.textContent = `layer ${n + 1}`;
       grid.append(label);
       for (let h = 0; h < HEADS; h++) {
+        const cell = document.createElement("figure");
+        cell.className = "thumb";
         const thumb = document.createElement("canvas");
         thumb.width = thumb.height = Math.min(THUMB, Math.max(L, 16));
         thumb.title = `layer ${n + 1}, head ${h + 1}`;
@@ -362,7 +423,17 @@
           if (state.drill) state.drill.head = h;
           update();
         });
-        grid.append(thumb);
+        cell.append(thumb);
+        if (importance) {
+          const { label, detail } = importanceOf(n, h);
+          const caption = document.createElement("figcaption");
+          caption.className = "importance";
+          caption.textContent = label;
+          thumb.title += ` — Δ loss: ${detail}`;
+          if (importance.carries[n][h] === null) caption.classList.add("none");
+          cell.append(caption);
+        }
+        grid.append(cell);
         thumbnails.push({ canvas: thumb, layer: n, head: h });
       }
     }
@@ -401,7 +472,19 @@
     byId("tab-head").setAttribute("aria-selected", String(head));
     byId("tab-model").setAttribute("aria-selected", String(!head));
     layerSelect.value = String(state.layer);
-    swatches.forEach((button, h) => button.setAttribute("aria-pressed", String(state.visible[h])));
+    swatches.forEach((button, h) => {
+      button.setAttribute("aria-pressed", String(state.visible[h]));
+      button.title = `head ${h + 1}: click to toggle, double-click to show only this head`;
+      if (!importance) return;
+      const { carries, label, detail } = importanceOf(state.layer, h);
+      const mark = button.querySelector(".importance");
+      mark.textContent = label;
+      mark.classList.toggle("none", carries === null);
+      button.title += ` — Δ loss when removed: ${detail}`;
+    });
+    clearFocus.hidden = state.focus === null;
+    for (const item of queryList.children)
+      item.classList.toggle("focused", Number(item.dataset.index) === state.focus);
     for (const label of grid.querySelectorAll(".layer-label"))
       label.classList.toggle("current", label.dataset.layer === String(state.layer));
     if (head) {
@@ -434,14 +517,20 @@
     for (const other of queryList.querySelectorAll(".drilled")) other.classList.remove("drilled");
     item.classList.add("drilled");
     const firstVisible = Math.max(0, state.visible.indexOf(true));
-    state.drill = { query: Number(item.dataset.index), head: state.drill ? state.drill.head : firstVisible };
+    state.focus = Number(item.dataset.index);  // a click selects the token as well
+    state.drill = { query: state.focus, head: state.drill ? state.drill.head : firstVisible };
     drawDrill();
+    update();  // the drill-down takes width from the link column
   });
+  function showAllLinks() { state.focus = null; update(); }
+  clearFocus.addEventListener("click", showAllLinks);
+  window.addEventListener("keydown", (event) => { if (event.key === "Escape" && state.focus !== null) showAllLinks(); });
   drillHead.addEventListener("change", () => { state.drill.head = Number(drillHead.value); drawDrill(); });
   byId("drill-close").addEventListener("click", () => {
     state.drill = null;
     for (const other of queryList.querySelectorAll(".drilled")) other.classList.remove("drilled");
     drawDrill();
+    update();
   });
   layerSelect.addEventListener("change", () => { state.layer = Number(layerSelect.value); update(); });
   byId("tab-head").addEventListener("click", () => { state.view = "head"; update(); });
