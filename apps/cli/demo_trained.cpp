@@ -22,6 +22,7 @@
 #include "cli_options.hpp"
 #include "demo.hpp"
 #include "demo_models.hpp"
+#include "head_importance.hpp"
 #include "mha/lang/attachment_grammar.hpp"
 #include "mha/train/causal_batches.hpp"
 #include "mha/train/head_ablation.hpp"
@@ -181,26 +182,6 @@ void print_ablation(const std::vector<Run>& runs, const Sentence& s, Index focus
                  fmt::format("{:+.3f}", h.delta_all), carries);
     }
   }
-}
-
-// The page's importance marks from an ablation ([layer][head], layer-major in `a`).
-viz::HeadViewImportance importance_view(const train::HeadAblation& a) {
-  viz::HeadViewImportance v{
-      .note = fmt::format("Δ loss (nats) when a head's output is zeroed, on {} held-out examples, per "
-                          "relation; each head shows the relation it carries (largest Δ, ≥ {:.2f}) or “none”",
-                          a.examples, train::AblationOptions{}.min_delta),
-      .relations = a.relations,
-      .delta = {},
-      .carries = {}};
-  for (const train::HeadImportance& h : a.heads) {
-    if (h.head.head == 0) {
-      v.delta.emplace_back();
-      v.carries.emplace_back();
-    }
-    v.delta.back().push_back(h.delta);
-    v.carries.back().push_back(h.carries.value_or(-1));
-  }
-  return v;
 }
 
 void write_html(const std::string& path, const Run& r, const Sentence& s, Index focus) {

@@ -139,7 +139,7 @@ std::int64_t last_finished(const std::vector<GridRunResult>& runs) {
 
 std::string page_of(const RelationsArgs& a, const std::vector<Index>& ks,
                     const std::vector<GridRunResult>& runs, const std::string& kernel,
-                    double total_seconds, double wall_seconds) {
+                    double total_seconds) {
   const std::vector<GridSummaryRow> rows = summarize_grid(runs, relation_metrics());
   const train::RelationTrainingConfig c = config_of(a, ks.front(), 1, 0);
   std::string md = "# Experiment: k relations at once, one head or several\n\n";
@@ -179,8 +179,13 @@ std::string page_of(const RelationsArgs& a, const std::vector<Index>& ks,
   md += fmt::format("- machine: {}; {} training thread{} per run, {} run{} at once, kernel {}\n",
                     machine_description(), a.threads, a.threads == 1 ? "" : "s", a.jobs,
                     a.jobs == 1 ? "" : "s", kernel);
-  md += fmt::format("- {} runs; {} of training in all, {} of wall time\n", runs.size(),
-                    format_duration(total_seconds), format_duration(wall_seconds));
+  // From the runs' own clocks, so a resumed grid reports when its runs ran, not the rerun.
+  std::int64_t first = last_finished(runs);
+  for (const GridRunResult& r : runs)
+    first = std::min(first, r.finished - static_cast<std::int64_t>(std::llround(r.seconds)));
+  md += fmt::format("- {} runs; {} of training summed over the runs; they ran between {} and {}\n",
+                    runs.size(), format_duration(total_seconds), utc_time(first),
+                    utc_time(last_finished(runs)));
   md += fmt::format(
       "- every run: 1 layer, {}, {}, {}-LN; {} steps of {} sequences; AdamW, peak lr {}, {} warm-up "
       "steps then linear decay to 0; seeds 0 to {}\n\n",
@@ -230,7 +235,6 @@ void run_relations(RelationsArgs& a) {
              a.relations, a.heads, a.seeds - 1, jobs.size(), a.jobs);
   std::fflush(stdout);
   const std::string resume = !a.resume.empty() ? a.resume : default_resume_file(a.json);
-  const auto start = std::chrono::steady_clock::now();
   const std::vector<GridRunResult> runs = run_grid(
       jobs, {.jobs = a.jobs, .resume_file = resume, .settings = command_of(a, kernel, false), .progress = true},
       [](const GridRunResult& r) {
@@ -238,7 +242,6 @@ void run_relations(RelationsArgs& a) {
                            r.id, r.metric("relation_accuracy"), r.metric("tuple_accuracy"),
                            r.metric("relation_loss"), r.seconds);
       });
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   double total = 0;
   for (const GridRunResult& r : runs) total += r.seconds;
 
@@ -264,7 +267,9 @@ void run_relations(RelationsArgs& a) {
         a.svg,
         grid_interval_svg(runs, {.title = "Relation accuracy against heads (95% t-intervals)",
                                  .y_label = "relation accuracy",
-                                 .series = series_per_group(runs, "relation_accuracy")}),
+                                 .series = series_per_group(runs, "relation_accuracy"),
+                                 .lower_bound = 0.0,
+                                 .upper_bound = 1.0}),
         "--svg");
     fmt::print("wrote {}\n", a.svg);
   }
@@ -274,7 +279,7 @@ void run_relations(RelationsArgs& a) {
     fmt::print("wrote {}\n", a.curves);
   }
   if (!a.markdown.empty()) {
-    write_text_atomically(a.markdown, page_of(a, ks, runs, kernel, total, wall), "--markdown");
+    write_text_atomically(a.markdown, page_of(a, ks, runs, kernel, total), "--markdown");
     fmt::print("wrote {}\n", a.markdown);
   }
 }

@@ -31,6 +31,7 @@
 #include "cli_options.hpp"
 #include "commands.hpp"
 #include "demo_models.hpp"
+#include "head_importance.hpp"
 #include "lm_generation.hpp"
 #include "mha/io/wordpiece.hpp"
 #include "mha/lang/attachment_grammar.hpp"
@@ -295,27 +296,6 @@ nlohmann::json ablation_json(const train::HeadAblation& a) {
           {"base_loss", base},
           {"base_loss_all", a.base.all},
           {"heads", heads}};
-}
-
-viz::HeadViewImportance importance_view(const train::HeadAblation& a) {
-  viz::HeadViewImportance v{
-      .note = fmt::format("Δ loss (nats) when a head's output is zeroed, on {} held-out {}, per relation "
-                          "(the role of the {} word); each head shows the relation it carries (largest Δ, "
-                          "≥ {:.2f}) or “none”",
-                          a.examples, a.causal ? "sentences" : "examples", a.causal ? "next" : "masked",
-                          train::AblationOptions{}.min_delta),
-      .relations = a.relations,
-      .delta = {},
-      .carries = {}};
-  for (const train::HeadImportance& h : a.heads) {
-    if (h.head.head == 0) {
-      v.delta.emplace_back();
-      v.carries.emplace_back();
-    }
-    v.delta.back().push_back(h.delta);
-    v.carries.back().push_back(h.carries.value_or(-1));
-  }
-  return v;
 }
 
 void write_html(const HeadsArgs& args, const EncodedSentence& s, Index focus,

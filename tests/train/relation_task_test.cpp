@@ -2,10 +2,7 @@
 // exact on cases worked by hand, a perfect predictor scores 1, and training learns k = 1.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <random>
 
 #include "mha/train/relation_task.hpp"
@@ -133,31 +130,6 @@ TEST(RelationTraining, ARunIsAPureFunctionOfItsConfig) {
   EXPECT_EQ(a.curve.back().loss, b.curve.back().loss);
   c.seed = 1;
   EXPECT_NE(train_relation_model(c, kCtx).evaluation.loss, a.evaluation.loss);
-}
-
-TEST(RelationTraining, DISABLED_Timing) {
-  auto env = [](const char* name, double fallback) {
-    const char* v = std::getenv(name);
-    return v ? std::atof(v) : fallback;
-  };
-  const Index k = Index(env("K", 1)), h = Index(env("H", 1));
-  RelationTrainingConfig c;
-  c.task = {.relations = k, .values = Index(env("M", 4)), .length = Index(env("L", 20))};
-  c.model.num_heads = h;
-  c.model.d_model = Index(env("D", 32));
-  c.model.d_ff = Index(env("FF", 128));
-  c.optimizer.learning_rate = env("LR", 3e-3);
-  c.steps = Index(env("STEPS", 1000));
-  c.batch_size = Index(env("B", 32));
-  c.eval_every = c.steps / 10;
-  c.seed = std::uint64_t(env("SEED", 0));
-  const auto t0 = std::chrono::steady_clock::now();
-  const RelationRun run = train_relation_model(c, kCtx);
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("k %ld h %ld: rel acc %.3f tuple %.3f loss %.3f  %.1fs  curve", long(k), long(h),
-              run.evaluation.mean_relation_accuracy, run.evaluation.tuple_accuracy, run.evaluation.loss, s);
-  for (auto& p : run.curve) std::printf(" %.2f", p.loss);
-  std::printf("\n");
 }
 
 }  // namespace
