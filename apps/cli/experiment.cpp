@@ -223,7 +223,7 @@ void register_experiment(CLI::App& app) {
       ->capture_default_str();
   add_kernel_option(*heads, a->settings.kernel);
   heads->add_option("--markdown", a->settings.markdown,
-                    "write the results page (docs/experiments.md)");
+                    "write the results page (e.g. docs/experiments_attachment.md)");
   heads->add_option("--svg", a->settings.svg, "write the figure (SVG)");
   heads->add_option("--curves", a->settings.curves, "write the learning curves (SVG)");
   heads->add_option("--json", a->settings.json,
