@@ -203,7 +203,7 @@ struct TrainedModel {
 
 std::string head_view_html(const std::vector<std::string>& tokens, const py::sequence& attentions,
                            const std::string& title) {
-  viz::HeadViewData data{.title = title, .tokens = tokens, .attention = {}, .query_key = {}};
+  viz::HeadViewData data{.title = title, .tokens = tokens, .attention = {}, .query_key = {}, .focus = std::nullopt, .importance = std::nullopt};
   for (const py::handle& layer : attentions)
     data.attention.push_back(Tensor<>::copy_of(view_of<float>(as_float(layer, "attentions"))));
   std::ostringstream page;
