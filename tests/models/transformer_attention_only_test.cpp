@@ -18,6 +18,7 @@
 #include "mha/models/transformer.hpp"
 #include "mha/train/checkpoint.hpp"
 #include "testing/allclose.hpp"
+#include "testing/directional_gradients.hpp"
 #include "testing/expect_error.hpp"
 
 namespace mha {
@@ -172,27 +173,8 @@ TEST_P(AttentionOnlyGradients, EveryTensorMatchesCentralDifferences) {
   for (float& g : grads.values()) g = 1e30f;  // every tensor must be overwritten
   model.backward(tape, r.view(), grads, ctx);
 
-  std::mt19937 directions(11);
-  const double h = 3e-3;
-  for (Index tensor = 0; tensor < grads.size(); ++tensor) {
-    const TensorView<const float> grad = std::as_const(grads)[tensor];
-    const std::string& name = grads.layout().entry(tensor).name;
-    std::vector<float> direction(static_cast<std::size_t>(grad.numel()));
-    double expected = 0;
-    for (Index i = 0; i < grad.numel(); ++i) {
-      direction[static_cast<std::size_t>(i)] = directions() % 2 ? 1.0f : -1.0f;
-      expected += static_cast<double>(grad.data()[i]) * direction[static_cast<std::size_t>(i)];
-    }
-    auto loss_at = [&](double step) {
-      Transformer moved = model;
-      const TensorView<float> t = moved.mutable_parameters()[tensor];
-      for (Index i = 0; i < t.numel(); ++i)
-        t.data()[i] += static_cast<float>(step * direction[static_cast<std::size_t>(i)]);
-      return loss_of(moved);
-    };
-    const double fd = (loss_at(h) - loss_at(-h)) / (2 * h);
-    EXPECT_NEAR(expected, fd, 2e-3 * std::fabs(fd) + 2e-4) << name;
-  }
+  mha::testing::expect_directional_gradients(model, std::as_const(grads),
+                                             [&](const Transformer& moved) { return loss_of(moved); });
 }
 
 INSTANTIATE_TEST_SUITE_P(NormsAndMasks, AttentionOnlyGradients,

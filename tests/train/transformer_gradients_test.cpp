@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "mha/train/loss_and_gradients.hpp"
+#include "testing/directional_gradients.hpp"
 
 namespace mha::train {
 namespace {
@@ -54,27 +55,9 @@ TEST_P(TransformerGradients, EveryTensorMatchesCentralDifferences) {
   ASSERT_GT(analytic.predicted, 0);
   ASSERT_EQ(analytic.gradients.size(), model.parameters().size());
 
-  std::mt19937 rng(11);
-  const double h = 3e-3;
-  for (Index tensor = 0; tensor < analytic.gradients.size(); ++tensor) {
-    const TensorView<const float> grad = std::as_const(analytic.gradients)[tensor];
-    const std::string& name = analytic.gradients.layout().entry(tensor).name;
-    std::vector<float> direction(static_cast<std::size_t>(grad.numel()));
-    double expected = 0;
-    for (Index i = 0; i < grad.numel(); ++i) {
-      direction[static_cast<std::size_t>(i)] = rng() % 2 ? 1.0f : -1.0f;
-      expected += static_cast<double>(grad.data()[i]) * direction[static_cast<std::size_t>(i)];
-    }
-    auto loss_at = [&](double step) {
-      Transformer moved = model;
-      const TensorView<float> t = moved.mutable_parameters()[tensor];
-      for (Index i = 0; i < t.numel(); ++i)
-        t.data()[i] += static_cast<float>(step * direction[static_cast<std::size_t>(i)]);
-      return loss_and_gradients(moved, problem.batch(), {}, ctx).loss;
-    };
-    const double fd = (loss_at(h) - loss_at(-h)) / (2 * h);
-    EXPECT_NEAR(expected, fd, 2e-3 * std::fabs(fd) + 2e-4) << name;
-  }
+  mha::testing::expect_directional_gradients(model, analytic.gradients, [&](const Transformer& moved) {
+    return loss_and_gradients(moved, problem.batch(), {}, ctx).loss;
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(Norms, TransformerGradients,
