@@ -2,6 +2,8 @@
 // GFLOP/s from mha_forward_flops (mha/layers/mha_flops.hpp) and the fraction of the fp32 peak measured by an FMA
 // micro-benchmark in the same run:
 //   projections 8·B·N·E² (self-attention)   core 4·B·N²·E (causal counted dense)
+//   attention backward 10·B·N²·E (five N×N×D products per head: 2.5× the forward core; causal
+//   counted dense)
 //
 // Run: build/<dir>/bench/mha_bench [--benchmark_filter=...]; MHA_THREADS=T sets the threads
 // (0 or unset = the OpenMP default) and MHA_KERNEL=ref|cpu the kernel (default cpu).
@@ -14,6 +16,7 @@
 
 #include "mha/core/workspace.hpp"
 #include "mha/kernels/attention.hpp"
+#include "mha/kernels/attention_backward.hpp"
 #include "mha/kernels/cpu_info.hpp"
 #include "mha/layers/mha_flops.hpp"
 #include "mha/layers/multi_head_attention.hpp"
@@ -93,6 +96,33 @@ void BM_Core(benchmark::State& state) {
   report(state, static_cast<double>(mha::mha_forward_flops(b, n, h * d).core));
 }
 
+// The attention backward alone (dQ, dK, dV from the forward's out and lse): args B, N, H, D,
+// causal. The forward runs once, outside the timed loop.
+void BM_Backward(benchmark::State& state) {
+  const mha::Index b = state.range(0), n = state.range(1), h = state.range(2), d = state.range(3);
+  const mha::Tensor<> q = random_tensor({b, h, n, d}, 3), k = random_tensor({b, h, n, d}, 4),
+                      v = random_tensor({b, h, n, d}, 5), grad_out = random_tensor({b, h, n, d}, 6);
+  mha::Tensor<> out({b, h, n, d}), lse({b, h, n});
+  mha::Tensor<> grad_q({b, h, n, d}), grad_k({b, h, n, d}), grad_v({b, h, n, d});
+  mha::AttentionParams params;
+  params.scale = 1.0 / std::sqrt(static_cast<double>(d));
+  params.causal = state.range(4) != 0;
+  mha::Workspace workspace;
+  mha::Context ctx = bench_context();
+  ctx.workspace = &workspace;
+  mha::attention({q.view(), k.view(), v.view(), out.view(), {}, lse.view(), params}, ctx);
+  const mha::AttentionBackwardArgs args{.q = q.view(), .k = k.view(), .v = v.view(),
+                                        .lse = lse.view(), .grad_out = grad_out.view(),
+                                        .out = out.view(), .grad_q = grad_q.view(),
+                                        .grad_k = grad_k.view(), .grad_v = grad_v.view(),
+                                        .params = params, .dropout = {}};
+  for (auto _ : state) {
+    mha::attention_backward(args, ctx);
+    benchmark::DoNotOptimize(grad_q.data());
+  }
+  report(state, 2.5 * static_cast<double>(mha::mha_forward_flops(b, n, h * d).core));
+}
+
 BENCHMARK(BM_PeakFma)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_Layer)
     ->ArgNames({"B", "N", "E", "H", "causal"})
@@ -109,6 +139,14 @@ BENCHMARK(BM_Core)
     ->Args({1, 2048, 8, 64, 0})
     ->Args({1, 2048, 8, 64, 1})
     ->Args({1, 4096, 16, 64, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Backward)
+    ->ArgNames({"B", "N", "H", "D", "causal"})
+    ->Args({1, 2048, 8, 64, 0})
+    ->Args({1, 2048, 8, 64, 1})
+    ->Args({8, 512, 8, 64, 0})
+    ->Args({1, 128, 8, 64, 0})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/cpu/attention_backward_cpu.hpp"
 #include "kernels/cpu/attention_cpu.hpp"
 #include "kernels/cpu/linear_backward_cpu.hpp"
 #include "kernels/cpu/linear_onednn.hpp"
@@ -73,6 +74,7 @@ void validate_backward(const AttentionBackwardArgs& a) {
   expect_rank(a.v.rank(), 4, "v", a.v.shape());
   const Shape out_shape = {a.q.dim(0), a.q.dim(1), a.q.dim(2), a.v.dim(3)};
   expect_shape(a.grad_out.shape(), out_shape, "grad_out");
+  if (a.out.defined()) expect_shape(a.out.shape(), out_shape, "out");
   validate({.q = a.q, .k = a.k, .v = a.v, .out = TensorView<float>(nullptr, out_shape),
             .weights = {}, .lse = {}, .params = a.params});
   if (!a.lse.defined()) throw_invalid("lse", "the forward's [B, Hq, Lq] log-sum-exp", "none");
@@ -139,15 +141,14 @@ void linear(const LinearArgs& args, const Context& ctx) {
   throw_unavailable(ctx.kernel);
 }
 
-// No fast attention backward kernel yet: every kind runs the float64 reference.
 void attention_backward(const AttentionBackwardArgs& args, const Context& ctx) {
   validate_backward(args);
   if (ctx.sequence_parallel != nullptr)
     throw_invalid("context", "no sequence_parallel hook (the attention backward runs on one process)",
                   "a sequence-parallel context");
   switch (ctx.kernel) {
-    case KernelKind::reference:
-    case KernelKind::cpu: return attention_backward_reference(args);
+    case KernelKind::reference: return attention_backward_reference(args);
+    case KernelKind::cpu: return attention_backward_cpu(args, ctx);
   }
   throw_unavailable(ctx.kernel);
 }

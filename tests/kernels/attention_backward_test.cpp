@@ -65,6 +65,7 @@ Grads run_backward(const Problem& p, const Context& ctx = {}) {
                       .v = p.v.view(),
                       .lse = g.lse.view(),
                       .grad_out = p.grad_out.view(),
+                      .out = g.out.view(),
                       .grad_q = g.q.view(),
                       .grad_k = g.k.view(),
                       .grad_v = g.v.view(),
@@ -305,6 +306,7 @@ TEST(AttentionBackward, RejectsMissingLseAndMisshapenGradients) {
                              .v = p.v.view(),
                              .lse = {},
                              .grad_out = p.grad_out.view(),
+                             .out = g.out.view(),
                              .grad_q = g.q.view(),
                              .grad_k = g.k.view(),
                              .grad_v = g.v.view(),
@@ -316,6 +318,9 @@ TEST(AttentionBackward, RejectsMissingLseAndMisshapenGradients) {
   EXPECT_TRUE(
       testing::throws_error([&] { attention_backward(args); }, {"grad_k", "expected shape"}));
   args.grad_k = g.k.view();
+  args.out = g.q.view();
+  EXPECT_TRUE(testing::throws_error([&] { attention_backward(args); }, {"out", "expected shape"}));
+  args.out = g.out.view();
   args.dropout.rate = 1.0;
   EXPECT_TRUE(testing::throws_error([&] { attention_backward(args); }, {"dropout rate", "[0, 1)"}));
 }

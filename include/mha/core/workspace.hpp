@@ -34,8 +34,9 @@ class Workspace {
     value_flags,       // the fast kernel's per-tile "holds NaN or Inf" flags
     cached_attention,  // the decode kernel's packed queries and per-part softmax states
     widened_cache,     // a bf16 / f16 cache's rows widened to fp32 for the fused prefill path
+    attention_backward,  // the fast backward's packed operands, per-thread tiles and dQ shares
   };
-  static constexpr std::size_t kSlots = 8;
+  static constexpr std::size_t kSlots = 9;
 
   Workspace() = default;
   Workspace(const Workspace&) = delete;

@@ -46,13 +46,20 @@ struct AttentionBackwardArgs {
   TensorView<const float> q, k, v;
   TensorView<const float> lse;       // from the forward pass
   TensorView<const float> grad_out;  // dL/d out
+  // Optional: the forward's out. When given, D_i = dO_i·out_i is read from it (FlashAttention-2's
+  // preprocessing step); otherwise the cpu kernel recomputes D_i = Σ_j p_ij dP_ij, one more pass
+  // over the scores (two of the five products again). Same [B, Hq, Lq, Dv] shape as grad_out.
+  TensorView<const float> out;
   TensorView<float> grad_q, grad_k, grad_v;
   AttentionParams params;    // the forward's masks, causality, window and scale
   AttentionDropout dropout;  // the forward's dropout (rate 0: none)
 };
 
-// Validates the shapes (mha::Error naming the view) and runs ctx.kernel's backward. The cpu
-// kind currently runs the float64 reference too: there is no fast backward kernel yet.
+// Validates the shapes (mha::Error naming the view) and runs ctx.kernel's backward: the float64
+// reference, or the cpu kind's tiled SIMD kernel (FlashAttention-2's backward, recomputing p from
+// lse; kernels/cpu/attention_backward_cpu.cpp). The cpu kernel is bit-identical across repeated
+// calls with the same thread count; grad_q's sums are split by thread, so other thread counts
+// agree to rounding (docs/numerics.md).
 void attention_backward(const AttentionBackwardArgs& args, const Context& ctx = {});
 
 }  // namespace mha

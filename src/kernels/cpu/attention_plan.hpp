@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 
+#include "kernels/cpu/key_range.hpp"
 #include "mha/kernels/attention.hpp"
 
 namespace mha::cpu {
@@ -59,14 +60,8 @@ struct AttentionPlan {
 };
 
 // Keys [lo, hi) of a row that causality and the sliding window leave visible (hi may be ≤ lo).
-struct KeyRange {
-  Index lo, hi;
-};
 inline KeyRange visible_keys(const AttentionPlan& p, Index i) {
-  const Index pos = i + p.pos_offset;
-  const Index lo = p.window_left >= 0 ? pos - p.window_left : 0;
-  const Index hi = p.causal ? pos + 1 : p.lk;
-  return {lo < 0 ? 0 : lo, hi > p.lk ? p.lk : hi};
+  return KeyVisibility{p.lk, p.pos_offset, p.causal, p.window_left}.keys(i);
 }
 
 // bias[c] for keys j0 + c, c < width, of row (b, h, i): 0 = allowed, −∞ = blocked by some mask,
