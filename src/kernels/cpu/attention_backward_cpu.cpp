@@ -38,8 +38,8 @@ struct BackwardBuffers {
   float *queries, *grad_out, *lse, *delta, *keys, *keys_t, *values_t;
   std::uint8_t* keys_nonfinite;
   float* per_thread;         // threads × thread_floats
-  Index thread_floats = 0;   // one thread's tiles, dK and dV accumulators and dQ share
-  Index dq_floats = 0;       // one dQ share: B·Hq·lq_pad·d_pad
+  Index thread_floats = 0;   // one thread's tiles, dK and dV accumulators, dQ share and flags
+  Index dq_floats = 0;       // one dQ share: B·Hq·Lq·d_pad
 };
 
 // Rows of (b, h): Q and dO packed with zero padding, lse (+∞ for padded and fully masked rows,
@@ -49,14 +49,14 @@ void pack_rows(const BackwardPlan& p, Index b, Index h, BackwardBuffers& buf) {
   const AttentionBackwardArgs& a = *p.args;
   constexpr float kInf = std::numeric_limits<float>::infinity();
   const Index item = p.row_item(b, h);
-  float* q = buf.queries + item * p.lq_pad * p.d_pad;
-  float* dout = buf.grad_out + item * p.lq_pad * p.dv_pad;
-  float* lse = buf.lse + item * p.lq_pad;
-  float* delta = buf.delta + item * p.lq_pad;
-  std::fill(q, q + p.lq_pad * p.d_pad, 0.0f);
-  std::fill(dout, dout + p.lq_pad * p.dv_pad, 0.0f);
-  std::fill(lse, lse + p.lq_pad, kInf);
-  std::fill(delta, delta + p.lq_pad, 0.0f);
+  float* q = buf.queries + item * p.lq * p.d_pad;
+  float* dout = buf.grad_out + item * p.lq * p.dv_pad;
+  float* lse = buf.lse + item * p.lq;
+  float* delta = buf.delta + item * p.lq;
+  std::fill(q, q + p.lq * p.d_pad, 0.0f);
+  std::fill(dout, dout + p.lq * p.dv_pad, 0.0f);
+  std::fill(lse, lse + p.lq, kInf);
+  std::fill(delta, delta + p.lq, 0.0f);
   for (Index i = 0; i < p.lq; ++i) {
     const float row_lse = a.lse(b, h, i);
     if (row_lse == -kInf) continue;  // fully masked: a constant output, no gradient
@@ -117,7 +117,6 @@ BackwardPlan make_plan(const AttentionBackwardArgs& a, int threads, Workspace& w
   p.dv_pad = round_up(std::max<Index>(p.dv, 1), kMaxLanes);
   p.query_tiles = (p.lq + kBackwardQueryTile - 1) / kBackwardQueryTile;
   p.key_tiles = (p.lk + kBackwardKeyTile - 1) / kBackwardKeyTile;
-  p.lq_pad = p.query_tiles * kBackwardQueryTile;
   p.scale = static_cast<float>(a.params.scale);
   p.visibility = cpu::KeyVisibility::of(a.params, p.lq, p.lk);
   for (const Mask& m : a.params.masks) {
@@ -127,10 +126,10 @@ BackwardPlan make_plan(const AttentionBackwardArgs& a, int threads, Workspace& w
   p.dropout = a.dropout.rate > 0.0;
 
   const Index row_items = p.batch * p.heads, key_items = p.batch * p.kv_heads * p.key_tiles;
-  buf.dq_floats = row_items * p.lq_pad * p.d_pad;
-  buf.thread_floats = dq_offset(p) + buf.dq_floats;
-  const Index sizes[] = {row_items * p.lq_pad * p.d_pad,     row_items * p.lq_pad * p.dv_pad,
-                         row_items * p.lq_pad,               row_items * p.lq_pad,
+  buf.dq_floats = row_items * p.lq * p.d_pad;
+  buf.thread_floats = dq_offset(p) + round_up(buf.dq_floats + (row_items + 3) / 4, kMaxLanes);
+  const Index sizes[] = {row_items * p.lq * p.d_pad,     row_items * p.lq * p.dv_pad,
+                         row_items * p.lq,               row_items * p.lq,
                          key_items * kBackwardKeyTile * p.d_pad, key_items * p.d * kBackwardKeyTile,
                          key_items * p.dv * kBackwardKeyTile, (key_items + 3) / 4,
                          threads * buf.thread_floats};
@@ -162,17 +161,17 @@ BackwardPlan make_plan(const AttentionBackwardArgs& a, int threads, Workspace& w
   return p;
 }
 
-// Thread `thread`'s tiles (P, dS, mask terms), dK and dV accumulators and, when asked, its dQ
-// share zeroed (each thread clears its own, so its pages are first touched where they are used).
-cpu::BackwardScratch thread_scratch(const BackwardPlan& plan, const BackwardBuffers& buf,
-                                    int thread, bool zero_dq) {
+// Thread `thread`'s tiles (P, dS, mask terms), dK and dV accumulators, dQ share and its flags,
+// all cleared as untouched.
+cpu::BackwardScratch thread_scratch(const BackwardPlan& plan, const BackwardBuffers& buf, int thread) {
   constexpr Index kTile = kBackwardQueryTile * kBackwardKeyTile;
   float* base = buf.per_thread + thread * buf.thread_floats;
   cpu::BackwardScratch sc{base, base + kTile, base + 2 * kTile, base + 3 * kTile,
                           base + 3 * kTile + kBackwardKeyTile * plan.d_pad,
-                          base + dq_offset(plan)};
+                          base + dq_offset(plan),
+                          reinterpret_cast<std::uint8_t*>(base + dq_offset(plan) + buf.dq_floats)};
   std::fill(sc.bias, sc.bias + kTile, 0.0f);  // columns past a tile's width are read
-  if (zero_dq) std::fill(sc.dq, sc.dq + buf.dq_floats, 0.0f);
+  std::fill(sc.dq_touched, sc.dq_touched + plan.batch * plan.heads, std::uint8_t{0});
   return sc;
 }
 
@@ -197,12 +196,12 @@ void attention_backward_cpu(const AttentionBackwardArgs& args, const Context& ct
   if (!args.out.defined()) {  // D_i = Σ_j p_ij z_ij dP_ij, one pass over the query tiles
 #pragma omp parallel num_threads(threads)
     {
-      cpu::BackwardScratch scratch = thread_scratch(plan, buf, omp_get_thread_num(), false);
+      cpu::BackwardScratch scratch = thread_scratch(plan, buf, omp_get_thread_num());
 #pragma omp for schedule(dynamic)
       for (Index item = 0; item < row_items * plan.query_tiles; ++item) {
         const Index row_item = item / plan.query_tiles, t = item % plan.query_tiles;
         kernels.delta_tile(plan, row_item / plan.heads, row_item % plan.heads, t, scratch,
-                           buf.delta + row_item * plan.lq_pad + t * kBackwardQueryTile);
+                           buf.delta + row_item * plan.lq + t * kBackwardQueryTile);
       }
     }
   }
@@ -214,24 +213,26 @@ void attention_backward_cpu(const AttentionBackwardArgs& args, const Context& ct
   {
 #pragma omp single
     team = omp_get_num_threads();
-    cpu::BackwardScratch scratch = thread_scratch(plan, buf, omp_get_thread_num(), true);
+    cpu::BackwardScratch scratch = thread_scratch(plan, buf, omp_get_thread_num());
 #pragma omp for schedule(static, 1)
     for (Index item = 0; item < key_items; ++item)
       kernels.key_tile(plan, item / plan.key_tiles / plan.kv_heads,
                        item / plan.key_tiles % plan.kv_heads, item % plan.key_tiles, scratch);
   }
 
-  // grad_q = the threads' dQ shares summed, always in thread order.
+  // grad_q = the threads' dQ shares summed, always in thread order (0 where no key is visible).
   const TensorView<float>& gq = args.grad_q;
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (Index row = 0; row < row_items * plan.lq; ++row) {
-    const Index b = row / plan.lq / plan.heads, h = row / plan.lq % plan.heads, i = row % plan.lq;
-    const float* share =
-        buf.per_thread + dq_offset(plan) + (plan.row_item(b, h) * plan.lq_pad + i) * plan.d_pad;
-    for (Index c = 0; c < plan.d; ++c) {
-      float sum = 0.0f;
-      for (int thread = 0; thread < team; ++thread) sum += share[thread * buf.thread_floats + c];
-      gq(b, h, i, c) = sum;
+    const Index item = row / plan.lq, i = row % plan.lq;
+    const Index b = item / plan.heads, h = item % plan.heads;
+    float* dst = gq.data() + b * gq.stride(0) + h * gq.stride(1) + i * gq.stride(2);
+    for (Index c = 0; c < plan.d; ++c) dst[c * gq.stride(3)] = 0.0f;
+    for (int thread = 0; thread < team; ++thread) {
+      const float* base = buf.per_thread + thread * buf.thread_floats + dq_offset(plan);
+      if (reinterpret_cast<const std::uint8_t*>(base + buf.dq_floats)[item] == 0) continue;
+      const float* share = base + row * plan.d_pad;
+      for (Index c = 0; c < plan.d; ++c) dst[c * gq.stride(3)] += share[c];
     }
   }
 }

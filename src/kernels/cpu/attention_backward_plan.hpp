@@ -27,19 +27,18 @@ struct BackwardPlan {
   Index batch = 0, heads = 0, kv_heads = 0, group = 1;  // group = Hq / Hkv
   Index lq = 0, lk = 0, d = 0, dv = 0;
   Index d_pad = 0, dv_pad = 0;  // D and Dv rounded up to whole vectors of the widest target
-  Index lq_pad = 0;             // Lq rounded up to kBackwardQueryTile
   Index query_tiles = 0, key_tiles = 0;
   float scale = 1.0f;
   KeyVisibility visibility;
   bool masks_vary_by_row = false;  // some mask has a nonzero stride along Lq
   bool dropout = false;
 
-  // Per (b, h), lq_pad rows. Rows past Lq and fully masked rows (lse = −∞) are zero, and their
-  // lse is +∞, so every p_ij of theirs is exp(−∞) = 0 and they add nothing anywhere.
-  const float* queries = nullptr;   // [lq_pad × d_pad]
-  const float* grad_out = nullptr;  // [lq_pad × dv_pad]
-  const float* lse = nullptr;       // [lq_pad]
-  const float* delta = nullptr;     // [lq_pad], D_i = dO_i·out_i
+  // Per (b, h), Lq rows. Fully masked rows (lse = −∞) are zero and their lse is +∞, so every
+  // p_ij of theirs is exp(−∞) = 0 and they add nothing anywhere, whatever q and dO held.
+  const float* queries = nullptr;   // [Lq × d_pad]
+  const float* grad_out = nullptr;  // [Lq × dv_pad]
+  const float* lse = nullptr;       // [Lq]
+  const float* delta = nullptr;     // [Lq], D_i = dO_i·out_i
   // Per (b, g, key tile), keys past Lk zero.
   const float* keys = nullptr;      // K rows: [kBackwardKeyTile × d_pad]
   const float* keys_t = nullptr;    // Kᵀ: [d × kBackwardKeyTile]
@@ -50,10 +49,8 @@ struct BackwardPlan {
 
   Index row_item(Index b, Index h) const { return b * heads + h; }
   Index key_item(Index b, Index g, Index t) const { return (b * kv_heads + g) * key_tiles + t; }
-  const float* query_rows(Index b, Index h) const { return queries + row_item(b, h) * lq_pad * d_pad; }
-  const float* grad_out_rows(Index b, Index h) const {
-    return grad_out + row_item(b, h) * lq_pad * dv_pad;
-  }
+  const float* query_rows(Index b, Index h) const { return queries + row_item(b, h) * lq * d_pad; }
+  const float* grad_out_rows(Index b, Index h) const { return grad_out + row_item(b, h) * lq * dv_pad; }
   const float* key_rows(Index b, Index g, Index t) const {
     return keys + key_item(b, g, t) * kBackwardKeyTile * d_pad;
   }
@@ -72,7 +69,11 @@ struct BackwardScratch {
   float* bias = nullptr;  // same: mask terms
   float* dk = nullptr;    // kBackwardKeyTile × d_pad accumulators
   float* dv = nullptr;    // kBackwardKeyTile × dv_pad accumulators
-  float* dq = nullptr;    // this thread's share of dQ: per (b, h), lq_pad × d_pad
+  float* dq = nullptr;    // this thread's share of dQ: per (b, h), Lq × d_pad
+  // Per (b, h): whether this thread has added to that part of dQ. A part is zeroed when first
+  // touched and only touched parts are summed, so short sequences with many heads clear and
+  // read only what each thread used.
+  std::uint8_t* dq_touched = nullptr;
 };
 
 // SIMD entry points, compiled for every target (attention_backward_tiles.cpp).
@@ -80,7 +81,7 @@ struct BackwardKernels {
   // dK and dV of key tile t of (b, g), written to grad_k and grad_v, and this tile's share of dQ
   // added to scratch.dq.
   void (*key_tile)(const BackwardPlan& plan, Index b, Index g, Index t, BackwardScratch& scratch);
-  // D_i = Σ_j p_ij z_ij dP_ij for query tile t of (b, h), into delta (kBackwardQueryTile rows),
+  // D_i = Σ_j p_ij z_ij dP_ij for query tile t of (b, h), into delta (the tile's rows),
   // when the caller did not pass the forward's out.
   void (*delta_tile)(const BackwardPlan& plan, Index b, Index h, Index t, BackwardScratch& scratch,
                      float* delta);

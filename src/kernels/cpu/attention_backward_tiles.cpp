@@ -133,7 +133,7 @@ void probabilities(const BackwardPlan& plan, const TilePair& t, const float* q,
   const std::span<const Mask> masks = plan.args->params.masks;
   if (!masks.empty() && !plan.masks_vary_by_row)
     mask_row_bias(masks, t.b, t.h, t.i0, t.j0, t.width, sc.bias);
-  const float* lse = plan.lse + plan.row_item(t.b, t.h) * plan.lq_pad + t.i0;
+  const float* lse = plan.lse + plan.row_item(t.b, t.h) * plan.lq + t.i0;
   for (Index r = 0; r < t.rows; ++r) {
     const float* bias = nullptr;
     if (!masks.empty()) {
@@ -188,11 +188,16 @@ void BackwardKeyTile(const BackwardPlan& plan, Index b, Index g, Index kt, Backw
   const bool keys_nonfinite = plan.keys_nonfinite[plan.key_item(b, g, kt)] != 0;
   const KeyRange seen_by = plan.visibility.rows_seeing(j0, j0 + width, plan.lq);
 
-  for (Index h = g * plan.group; h < (g + 1) * plan.group; ++h) {
+  for (Index h = g * plan.group; h < (g + 1) * plan.group && seen_by.hi > seen_by.lo; ++h) {
     const float* q_rows = plan.query_rows(b, h);
     const float* dout_rows = plan.grad_out_rows(b, h);
-    const float* delta = plan.delta + plan.row_item(b, h) * plan.lq_pad;
-    float* dq_rows = sc.dq + plan.row_item(b, h) * plan.lq_pad * plan.d_pad;
+    const Index item = plan.row_item(b, h);
+    const float* delta = plan.delta + item * plan.lq;
+    float* dq_rows = sc.dq + item * plan.lq * plan.d_pad;
+    if (sc.dq_touched[item] == 0) {
+      std::fill(dq_rows, dq_rows + plan.lq * plan.d_pad, 0.0f);
+      sc.dq_touched[item] = 1;
+    }
     for (Index i0 = seen_by.lo / kQt * kQt; i0 < seen_by.hi; i0 += kQt) {
       const TilePair t{b, h, g, i0, std::min(kQt, plan.lq - i0), j0, width, cols};
       const float* q = q_rows + i0 * plan.d_pad;
@@ -239,7 +244,7 @@ void DeltaQueryTile(const BackwardPlan& plan, Index b, Index h, Index qt, Backwa
   const Index g = h / plan.group;
   const Index i0 = qt * kQt;
   const Index rows = std::min(kQt, plan.lq - i0);
-  std::fill(delta, delta + kQt, 0.0f);
+  std::fill(delta, delta + rows, 0.0f);
   const KeyRange first = plan.visibility.keys(i0), last = plan.visibility.keys(i0 + rows - 1);
   if (last.hi <= first.lo) return;
   const float* q = plan.query_rows(b, h) + i0 * plan.d_pad;

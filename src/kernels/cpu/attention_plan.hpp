@@ -19,11 +19,10 @@ inline constexpr Index kKeyTile = 128;
 // Widest vector in floats (AVX-512): Dv and key tiles are padded to multiples of it, so every
 // compiled target sees whole vectors.
 inline constexpr Index kMaxLanes = 16;
-// The register block of the GEMM-like loops: rows of queries per block (scratch rows are padded
-// to a multiple of it). 6 rows × 2 vectors = 12 accumulators, 12 FMAs per 8 loads, leaving
-// AVX2's 16 registers room for the two loaded vectors and one broadcast.
-inline constexpr Index kRowBlock = 6;
-static_assert(kQueryTile % kRowBlock == 0, "a padded query tile must fit the scratch rows");
+// The register block of the GEMM-like loops (query rows × vectors of columns) is chosen per SIMD
+// target in attention_tiles.cpp, for that target's register file. A tile's rows are padded to a
+// multiple of the block's rows, so every target's row block must divide kQueryTile (72 allows
+// 6, 8, 12, 24 rows); the scratch thus never needs more than kQueryTile rows.
 
 inline Index round_up(Index n, Index multiple) { return (n + multiple - 1) / multiple * multiple; }
 

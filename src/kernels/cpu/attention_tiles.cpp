@@ -30,6 +30,7 @@
 #include "hwy/highway.h"
 #include "kernels/cpu/attention_plan.hpp"
 #include "kernels/cpu/exp2-inl.h"
+#include "kernels/cpu/panel_product-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace mha::cpu::HWY_NAMESPACE {
@@ -41,55 +42,35 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 Index lanes() { return static_cast<Index>(hn::Lanes(DF())); }
 
 using VF = hn::Vec<DF>;
-// The row loops below carry HWY_UNROLL(16): kRowBlock ≤ 16, so they unroll completely and the
-// accumulator arrays become registers.
-static_assert(kRowBlock <= 16, "HWY_UNROLL(16) must cover a whole row block");
 
-// The micro-kernel of both GEMM-like loops, for one block of kRowBlock rows and `vectors`
-// (1 or 2) vectors of columns:
-//   C[r][:] = (accumulate ? C[r][:] : 0) + Σ_{x<depth} A[r·a_row + x] · B[x·b_row + :]
-// Each step of x loads the B vectors once and broadcasts one A value per row against them:
-// 6×2 accumulators, 12 FMAs per 8 loads.
-template <std::size_t kVectors>
+// Query rows per register block: the shared tile-product block (panel_product-inl.h, chosen per
+// target there). Scratch rows are padded to a multiple of it.
+constexpr Index kRowBlock = panel::kPanelRows;
+static_assert(kQueryTile % kRowBlock == 0, "a padded query tile must fit the scratch rows");
+
+// One kRowBlock-row block of a tile product at column c0 (A row-major with pitch a_row).
+template <int kVectors>
 HWY_INLINE void block_product(const float* a, Index a_row, const float* b, Index b_row, Index depth,
-                              float* c, Index c_row, bool accumulate) {
-  const DF df;
-  const Index n = lanes();
-  VF acc[kRowBlock][kVectors];
-  HWY_UNROLL(16)
-  for (Index r = 0; r < kRowBlock; ++r)
-    for (std::size_t v = 0; v < kVectors; ++v)
-      acc[r][v] = accumulate ? hn::LoadU(df, c + r * c_row + static_cast<Index>(v) * n) : hn::Zero(df);
-  for (Index x = 0; x < depth; ++x, b += b_row) {
-    VF bx[kVectors];
-    for (std::size_t v = 0; v < kVectors; ++v) bx[v] = hn::LoadU(df, b + static_cast<Index>(v) * n);
-    HWY_UNROLL(16)
-    for (Index r = 0; r < kRowBlock; ++r) {
-      const VF ax = hn::Set(df, a[r * a_row + x]);
-      for (std::size_t v = 0; v < kVectors; ++v) acc[r][v] = hn::MulAdd(ax, bx[v], acc[r][v]);
-    }
-  }
-  HWY_UNROLL(16)
-  for (Index r = 0; r < kRowBlock; ++r)
-    for (std::size_t v = 0; v < kVectors; ++v)
-      hn::StoreU(acc[r][v], df, c + r * c_row + static_cast<Index>(v) * n);
+                              float* c, Index c_row, bool accumulate, Index c0) {
+  panel::block<kRowBlock, kVectors>({.a = a, .a_row = a_row, .a_col = 1, .b = b, .b_row = b_row,
+                                     .depth = depth, .c = c, .c_row = c_row, .accumulate = accumulate},
+                                    0, c0);
 }
 
 // S[r][c] = Σ_x Q[r][x]·Kᵀ[x][c] for r < rows (a multiple of kRowBlock); row block rb needs only
 // its first block_keys[rb] columns (causality: later keys are masked for every row of the block),
-// rounded up to two vectors. Column panels outside, row blocks inside: one panel of Kᵀ (D × 2
-// vectors, 4 KiB at D = 64) stays in L1 while the query rows pass over it; the whole Kᵀ tile
-// (32 KiB) would not.
+// rounded up to its panel. Column panels outside, row blocks inside: one panel of Kᵀ (D × one
+// panel, 16 KiB at D = 64 with AVX-512) stays in L1 while the query rows pass over it.
 void scores(const float* q, Index d, const float* keys_t, Index rows, const Index* block_keys,
             float* s) {
-  const Index n = lanes();
   const Index blocks = rows / kRowBlock;
-  const Index max_cols = round_up(*std::max_element(block_keys, block_keys + blocks), 2 * n);
-  for (Index c0 = 0; c0 < max_cols; c0 += 2 * n)
+  const Index max_cols = round_up(*std::max_element(block_keys, block_keys + blocks), lanes());
+  for_each_column_panel(max_cols, [&]<int kVectors>(Index c0) {
     for (Index rb = 0; rb < blocks; ++rb)
       if (c0 < block_keys[rb])
-        block_product<2>(q + rb * kRowBlock * d, d, keys_t + c0, kKeyTile, d,
-                         s + rb * kRowBlock * kKeyTile + c0, kKeyTile, /*accumulate=*/false);
+        block_product<kVectors>(q + rb * kRowBlock * d, d, keys_t, kKeyTile, d,
+                                s + rb * kRowBlock * kKeyTile, kKeyTile, /*accumulate=*/false, c0);
+  });
 }
 
 // x_c = scale_log2e·s_c + log2(e)·bias_c (base-2 logits), −∞ where bias_c = −∞ (a mask blocks)
@@ -165,21 +146,17 @@ void online_softmax_row(float* s, Index cols, float row_max, float& m, float& l,
 
 // O[r][:] += Σ_{j<keys} P[r][j]·V[j][:] for r < rows (a multiple of kRowBlock), where row block
 // rb sums only its first block_keys[rb] keys (the rest have P = 0). Value-column panels outside,
-// row blocks inside: one panel of V (keys × 2 vectors, 8 KiB) stays in L1 while the probability
-// rows pass over it, instead of the whole V tile once per block.
+// row blocks inside: one panel of V (keys × one panel, 32 KiB with AVX-512's 64-float panels)
+// stays in L1 while the probability rows pass over it, instead of the whole V tile once per
+// block; dv_pad need not be a whole number of panels (for_each_column_panel).
 void accumulate_values(const float* p, Index rows, const Index* block_keys, const float* v,
                        Index v_row, float* o, Index dv_pad) {
-  const Index n = lanes();
   const Index blocks = rows / kRowBlock;
-  Index c0 = 0;
-  for (; c0 + 2 * n <= dv_pad; c0 += 2 * n)
+  for_each_column_panel(dv_pad, [&]<int kVectors>(Index c0) {
     for (Index rb = 0; rb < blocks; ++rb)
-      block_product<2>(p + rb * kRowBlock * kKeyTile, kKeyTile, v + c0, v_row, block_keys[rb],
-                       o + rb * kRowBlock * dv_pad + c0, dv_pad, /*accumulate=*/true);
-  if (c0 < dv_pad)  // one vector left (AVX-512 with dv_pad = 16·odd)
-    for (Index rb = 0; rb < blocks; ++rb)
-      block_product<1>(p + rb * kRowBlock * kKeyTile, kKeyTile, v + c0, v_row, block_keys[rb],
-                       o + rb * kRowBlock * dv_pad + c0, dv_pad, /*accumulate=*/true);
+      block_product<kVectors>(p + rb * kRowBlock * kKeyTile, kKeyTile, v, v_row, block_keys[rb],
+                              o + rb * kRowBlock * dv_pad, dv_pad, /*accumulate=*/true, c0);
+  });
 }
 
 // The same sum for a tile whose values hold NaN or Inf: keys with P = 0 (masked, or an underflow

@@ -28,10 +28,18 @@ namespace mha::cpu::HWY_NAMESPACE {
 namespace panel {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// The register block: rows × vectors accumulators, plus the panel's vectors and one broadcast,
-// within the register file. AVX-512 (32 registers): 6 × 4 = 24 accumulators + 4 + 1, a 64-float
-// panel (the whole key tile or D = 64 in one pass). AVX2 (16 registers): 6 × 2 = 12 + 2 + 1.
+// The register block of every tile product (the forward's Q·Kᵀ and P·V, the backward's five):
+// rows × vectors accumulators, plus the panel's vectors and one broadcast, within the register
+// file. AVX-512 (32 registers): 6 × 4 = 24 accumulators + 4 + 1, a 64-float panel (half a forward
+// key tile, a whole backward one, or D = 64 in one pass). AVX2 (16 registers): 6 × 2 = 12 + 2 + 1.
 // The portable targets only need to be right.
+// Measured for the forward core on AMD EPYC (Zen 5), AVX3, 2 threads, mha_bench ms for
+// (1,2048,8,64) dense / causal / (1,4096,16,64), the quietest of 8 interleaved rounds (medians of
+// 3): 6×2 28.0/15.0/217, 8×2 27.0/14.6/211, 6×4 27.0/14.9/213, 12×2 27.7/14.8/214, 8×3
+// 28.3/15.3/218 (ragged panels: 128 = 48 + 48 + 32). The spread is 1–3 %, near the noise: one
+// tile product alone already reaches the one-core FMA peak with 6×2 (Zen 5's 2 FMA pipes × 4
+// cycles of latency need 8 independent chains), so larger blocks save only reloads. 6×4 is level
+// with the best and, with 64-float panels, leaves no ragged panel for D = 64 or 64-key tiles.
 #if HWY_TARGET <= HWY_AVX3
 inline constexpr int kPanelRows = 6;
 inline constexpr int kPanelVectors = 4;
@@ -100,17 +108,25 @@ HWY_INLINE void panel_rows(const Operands& o, Index rows, Index c0) {
 
 }  // namespace panel
 
-// Column panels outside, row blocks inside: one panel of B (depth × kPanelVectors vectors) stays
-// in L1 while every row block passes over it.
-inline void panel_product(const panel::Operands& o, Index rows, Index cols) {
+// Calls body.template operator()<V>(c0) for the column panels of `cols` (whole vectors) in
+// order: panels of kPanelVectors vectors, then of 2 (e.g. D = 32 on AVX-512: one 2-vector panel,
+// not two of one), then of 1.
+template <class Body>
+HWY_INLINE void for_each_column_panel(Index cols, Body&& body) {
   namespace hn = hwy::HWY_NAMESPACE;
   const Index n = static_cast<Index>(hn::Lanes(hn::ScalableTag<float>()));
   constexpr int kVectors = panel::kPanelVectors;
   Index c0 = 0;
-  for (; c0 + kVectors * n <= cols; c0 += kVectors * n) panel::panel_rows<kVectors>(o, rows, c0);
-  if constexpr (kVectors > 2)  // e.g. D = 32 on AVX-512: one 2-vector panel, not two of one
-    for (; c0 + 2 * n <= cols; c0 += 2 * n) panel::panel_rows<2>(o, rows, c0);
-  for (; c0 < cols; c0 += n) panel::panel_rows<1>(o, rows, c0);
+  for (; c0 + kVectors * n <= cols; c0 += kVectors * n) body.template operator()<kVectors>(c0);
+  if constexpr (kVectors > 2)
+    for (; c0 + 2 * n <= cols; c0 += 2 * n) body.template operator()<2>(c0);
+  for (; c0 < cols; c0 += n) body.template operator()<1>(c0);
+}
+
+// Column panels outside, row blocks inside: one panel of B (depth × kPanelVectors vectors) stays
+// in L1 while every row block passes over it.
+inline void panel_product(const panel::Operands& o, Index rows, Index cols) {
+  for_each_column_panel(cols, [&]<int kVectors>(Index c0) { panel::panel_rows<kVectors>(o, rows, c0); });
 }
 
 }  // namespace mha::cpu::HWY_NAMESPACE
