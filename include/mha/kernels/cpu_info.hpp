@@ -21,6 +21,11 @@ std::string_view cpu_simd_target();
 // (2 FLOPs per lane per FMA).
 double measure_peak_gflops(int threads);
 
+// The fast kernels' register-blocked tile product alone (64 × 64 × 64 products, operands in
+// cache, src/kernels/cpu/panel_product-inl.h) on `threads` OpenMP threads (0 = the OpenMP
+// default): the ceiling of the attention loops built from it. Best of a few runs, in GFLOP/s.
+double measure_tile_product_gflops(int threads);
+
 // Bytes of the largest CPU cache (the last level): the larger of what sysfs and sysconf report,
 // 32 MiB when neither does. Benchmarks size their data beyond it to measure memory, not cache.
 std::size_t last_level_cache_bytes();

@@ -15,7 +15,8 @@ namespace mha::cpu::HWY_NAMESPACE {
 
 // 2^t for t ≤ 0. t = k + f with k the nearest integer (adding 1.5·2^23 rounds t and leaves k in
 // the low mantissa bits), 2^f on [−1/2, 1/2] by a degree-6 polynomial (near-minimax fit of our
-// own; relative error ≤ 8e-8 when evaluated in float, under one ulp), then k added to the
+// own; evaluated in float, relative error < 2^−23, one ulp: 9.5e-8 at worst over a sweep of 10⁶
+// points of [−125, 0] on every target, tests/kernels/exp2_test.cpp), then k added to the
 // exponent bits. t < −125 (also −∞ and NaN) gives 0: such a term is below 2^−125 of the row
 // maximum's 1, far under one ulp of any sum it joins.
 template <class DF, class VF = hwy::HWY_NAMESPACE::Vec<DF>>
