@@ -200,7 +200,7 @@ def main():
         "```sh",
         "cmake --preset release && cmake --build --preset release && cmake --build build/release --target mha_bench",
         "/usr/bin/python3 scripts/compare_pytorch.py --mha build/release/apps/cli/mha --threads 2 --long",
-        "build/release/bench/mha_bench            # Google Benchmark: layer, core, peak",
+        "build/release/bench/mha_bench            # Google Benchmark: layer, core, backward, tile product, peak",
         "build/release/apps/cli/mha bench --shape 1,2048,512,8 --json",
         "```",
         "",
