@@ -304,6 +304,18 @@ TEST(AttentionBackwardCpu, DeterministicForAThreadCount) {
                                   p.forward.params.scale * naive.max_dp * naive.max_k));
 }
 
+// No keys: every row is fully masked, so every gradient is 0; no queries: dK and dV are 0.
+TEST(AttentionBackwardCpu, EmptyLengthsGiveZeroGradients) {
+  for (auto [lq, lk] : {std::pair<Index, Index>{5, 0}, {0, 7}}) {
+    SCOPED_TRACE("lq=" + std::to_string(lq) + " lk=" + std::to_string(lk));
+    BackwardProblem p({.lq = lq, .lk = lk, .d = 8, .dv = 8});
+    p.run_forward();
+    const Gradients cpu = p.run(KernelKind::cpu);
+    for (const Tensor<>* t : {&cpu.q, &cpu.k, &cpu.v})
+      for (float x : t->values()) EXPECT_EQ(x, 0.0f);
+  }
+}
+
 // Under ThreadSanitizer (the tsan preset) each caller's kernel runs on one thread: GCC's libgomp
 // is not instrumented, so its hand-offs inside a team would be reported as races. What the
 // sanitizer checks here is the callers' own concurrency (each call has its own workspace).
