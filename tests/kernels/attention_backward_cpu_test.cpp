@@ -25,6 +25,7 @@
 #include "mha/kernels/attention_backward.hpp"
 #include "mha/kernels/cpu_info.hpp"
 #include "testing/forced_target.hpp"
+#include "testing/threads_per_concurrent_call.hpp"
 
 namespace mha::testing {
 namespace {
@@ -316,23 +317,14 @@ TEST(AttentionBackwardCpu, EmptyLengthsGiveZeroGradients) {
   }
 }
 
-// Under ThreadSanitizer (the tsan preset) each caller's kernel runs on one thread: GCC's libgomp
-// is not instrumented, so its hand-offs inside a team would be reported as races. What the
-// sanitizer checks here is the callers' own concurrency (each call has its own workspace).
-#if defined(__SANITIZE_THREAD__)
-constexpr int kThreadsPerCall = 1;
-#else
-constexpr int kThreadsPerCall = 2;
-#endif
-
 TEST(AttentionBackwardCpu, ConcurrentCallsGiveTheSerialResult) {
   BackwardProblem p({.batch = 2, .heads = 4, .kv_heads = 2, .lq = 90, .lk = 100, .d = 16, .dv = 16, .causal = true});
   p.run_forward();
-  const Gradients serial = p.run(KernelKind::cpu, kThreadsPerCall);
+  const Gradients serial = p.run(KernelKind::cpu, kThreadsPerConcurrentCall);
   std::vector<Gradients> results(8);
   std::vector<std::thread> workers;
   for (std::size_t t = 0; t < results.size(); ++t)
-    workers.emplace_back([&, t] { results[t] = p.run(KernelKind::cpu, kThreadsPerCall); });
+    workers.emplace_back([&, t] { results[t] = p.run(KernelKind::cpu, kThreadsPerConcurrentCall); });
   for (std::thread& w : workers) w.join();
   for (std::size_t t = 0; t < results.size(); ++t) {
     EXPECT_TRUE(bit_identical(results[t].q, serial.q)) << "thread " << t;

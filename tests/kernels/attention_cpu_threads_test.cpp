@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/attention_cpu_problem.hpp"
+#include "testing/threads_per_concurrent_call.hpp"
 
 namespace mha::testing {
 namespace {
@@ -26,15 +27,6 @@ TEST(AttentionCpuThreads, RepeatedRunsAndThreadCountsAreBitIdentical) {
   }
 }
 
-// Under ThreadSanitizer (the tsan preset, GCC defines __SANITIZE_THREAD__) each caller's kernel
-// runs on one thread: GCC's libgomp is not instrumented, so its hand-offs between team threads
-// would be reported as races. What the sanitizer checks is the callers' own concurrency.
-#if defined(__SANITIZE_THREAD__)
-constexpr int kThreadsPerCall = 1;
-#else
-constexpr int kThreadsPerCall = 2;
-#endif
-
 TEST(AttentionCpuThreads, ConcurrentCallsGiveTheSerialResult) {
   Problem p(threaded_spec());
   const Problem::Result serial = p.run(KernelKind::cpu, 1);
@@ -46,7 +38,7 @@ TEST(AttentionCpuThreads, ConcurrentCallsGiveTheSerialResult) {
   for (std::size_t t = 0; t < 8; ++t)
     workers.emplace_back([&, t] {
       AttentionArgs args{q, k, v, outs[t].view(), weights[t].view(), {}, p.params};
-      attention(args, Context{KernelKind::cpu, kThreadsPerCall});
+      attention(args, Context{KernelKind::cpu, kThreadsPerConcurrentCall});
     });
   for (std::thread& w : workers) w.join();
   const Tensor<> serial_out = Tensor<>::copy_of(TensorView<const float>(serial.out.data(), out_shape));

@@ -104,25 +104,15 @@ Index dq_offset(const BackwardPlan& plan) {
 BackwardPlan make_plan(const AttentionBackwardArgs& a, int threads, Workspace& workspace,
                        BackwardBuffers& buf) {
   BackwardPlan p;
+  static_cast<cpu::AttentionSizes&>(p) = cpu::AttentionSizes::of(a.q, a.k, a.v);
   p.args = &a;
-  p.batch = a.q.dim(0);
-  p.heads = a.q.dim(1);
-  p.lq = a.q.dim(2);
-  p.d = a.q.dim(3);
-  p.kv_heads = a.k.dim(1);
-  p.group = p.heads / p.kv_heads;
-  p.lk = a.k.dim(2);
-  p.dv = a.v.dim(3);
   p.d_pad = round_up(std::max<Index>(p.d, 1), kMaxLanes);
   p.dv_pad = round_up(std::max<Index>(p.dv, 1), kMaxLanes);
   p.query_tiles = (p.lq + kBackwardQueryTile - 1) / kBackwardQueryTile;
   p.key_tiles = (p.lk + kBackwardKeyTile - 1) / kBackwardKeyTile;
   p.scale = static_cast<float>(a.params.scale);
   p.visibility = cpu::KeyVisibility::of(a.params, p.lq, p.lk);
-  for (const Mask& m : a.params.masks) {
-    const Shape& strides = m.kind == MaskKind::additive ? m.values.strides() : m.flags.strides();
-    if (strides[2] != 0) p.masks_vary_by_row = true;
-  }
+  p.masks_vary_by_row = cpu::masks_vary_by_row(a.params.masks);
   p.dropout = a.dropout.rate > 0.0;
 
   const Index row_items = p.batch * p.heads, key_items = p.batch * p.kv_heads * p.key_tiles;

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/attention_sizes.hpp"
 #include "kernels/cpu/key_range.hpp"
 #include "mha/kernels/attention_backward.hpp"
 
@@ -22,10 +23,8 @@ namespace mha::cpu {
 inline constexpr Index kBackwardQueryTile = 64;
 inline constexpr Index kBackwardKeyTile = 64;
 
-struct BackwardPlan {
+struct BackwardPlan : AttentionSizes {
   const AttentionBackwardArgs* args = nullptr;
-  Index batch = 0, heads = 0, kv_heads = 0, group = 1;  // group = Hq / Hkv
-  Index lq = 0, lk = 0, d = 0, dv = 0;
   Index d_pad = 0, dv_pad = 0;  // D and Dv rounded up to whole vectors of the widest target
   Index query_tiles = 0, key_tiles = 0;
   float scale = 1.0f;

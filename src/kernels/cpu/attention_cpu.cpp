@@ -60,15 +60,8 @@ bool has_nonfinite(const TensorView<const float>& v, Index b, Index g, Index j0,
 // call when the caller lends a workspace).
 AttentionPlan make_plan(const AttentionArgs& a, int threads, Workspace& workspace) {
   AttentionPlan p;
+  static_cast<cpu::AttentionSizes&>(p) = cpu::AttentionSizes::of(a.q, a.k, a.v);
   p.args = &a;
-  p.batch = a.q.dim(0);
-  p.heads = a.q.dim(1);
-  p.lq = a.q.dim(2);
-  p.d = a.q.dim(3);
-  p.kv_heads = a.k.dim(1);
-  p.group = p.heads / p.kv_heads;
-  p.lk = a.k.dim(2);
-  p.dv = a.v.dim(3);
   p.dv_pad = round_up(std::max<Index>(p.dv, 1), kMaxLanes);
   p.key_tiles = (p.lk + kKeyTile - 1) / kKeyTile;
   p.query_tiles = (p.lq + kQueryTile - 1) / kQueryTile;
@@ -76,10 +69,7 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, Workspace& workspac
   p.causal = a.params.causal;
   p.window_left = a.params.window_left;
   p.pos_offset = a.params.alignment == Alignment::bottom_right ? p.lk - p.lq : 0;
-  for (const Mask& m : a.params.masks) {
-    const Shape& strides = m.kind == MaskKind::additive ? m.values.strides() : m.flags.strides();
-    if (strides[2] != 0) p.masks_vary_by_row = true;
-  }
+  p.masks_vary_by_row = cpu::masks_vary_by_row(a.params.masks);
 
   // Values are packed into dense rows when their rows are not already dense (the layer's V is a
   // column slice of the fused QKV output, rows 3·E apart, and the P·V loop walking down such rows

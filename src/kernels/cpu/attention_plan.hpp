@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <span>
 
+#include "kernels/cpu/attention_sizes.hpp"
 #include "kernels/cpu/key_range.hpp"
 #include "mha/kernels/attention.hpp"
 
@@ -26,10 +27,8 @@ inline constexpr Index kMaxLanes = 16;
 
 inline Index round_up(Index n, Index multiple) { return (n + multiple - 1) / multiple * multiple; }
 
-struct AttentionPlan {
+struct AttentionPlan : AttentionSizes {
   const AttentionArgs* args = nullptr;
-  Index batch = 0, heads = 0, kv_heads = 0, group = 1;  // group = Hq / Hkv
-  Index lq = 0, lk = 0, d = 0, dv = 0;
   Index dv_pad = 0;          // Dv rounded up to kMaxLanes
   Index key_tiles = 0;       // ceil(Lk / kKeyTile)
   Index query_tiles = 0;     // ceil(Lq / kQueryTile)
