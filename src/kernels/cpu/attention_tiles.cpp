@@ -4,9 +4,12 @@
 //   q: [B, Hq, Lq, D]   Kᵀ tiles: [D, kKeyTile]   v rows: [Lk, dv_pad]   out: [B, Hq, Lq, Dv]
 //
 // Per key tile, for the rows i of the query tile, with logits kept in base 2 (x = logit·log2 e,
-// so exp(logit) = 2^x and the exponential needs no range reduction by ln 2):
-//   S = Q·Kᵀ                                   (scores: a register-blocked outer-product loop)
-//   x_ij = (scale·S_ij + bias_ij)·log2 e, −∞ if masked  (mask terms, causality, window, padding)
+// so exp(logit) = 2^x and the exponential needs no range reduction by ln 2). The query tile is
+// packed already multiplied by scale·log2 e (as FlashAttention folds the scale into Q), so the
+// score loop's output is the base-2 logit and needs no pass of its own:
+//   x_ij = Q'_i·K_j + bias_ij·log2 e, −∞ if masked   (Q' = scale·log2 e·Q; a register-blocked
+//                                                     outer-product loop, then mask terms,
+//                                                     causality, window, padding where present)
 //   m'_i = max(m_i, max_j x_ij),  α_i = 2^(m_i − m'_i)
 //   P_ij = 2^(x_ij − m'_i),       l_i ← α_i·l_i + Σ_j P_ij,   O_i ← α_i·O_i + Σ_j P_ij·V_j
 // and at the end out_i = O_i / l_i, lse_i = ln 2·(m_i + log2 l_i) (0 and −∞ for a fully masked
@@ -73,30 +76,30 @@ void scores(const float* q, Index d, const float* keys_t, Index rows, const Inde
   });
 }
 
-// x_c = scale_log2e·s_c + log2(e)·bias_c (base-2 logits), −∞ where bias_c = −∞ (a mask blocks)
-// or c ∉ [lo, hi) (causality, window, keys past Lk). Blocked keys are replaced, not added to, so
-// NaN/Inf in their k stays out. Writes x over s and returns max_c x_c.
-float scale_and_mask_row(float* s, const float* bias, Index cols, Index lo, Index hi,
-                         float scale_log2e) {
+// x_c = s_c + log2(e)·bias_c (s_c already a base-2 logit), −∞ where bias_c = −∞ (a mask
+// blocks) or c ∉ [lo, hi) (causality, window, keys past Lk). Blocked keys are replaced, not added
+// to, so NaN/Inf in their k stays out. Writes x over s where it differs and returns max_c x_c: an
+// interior row (no mask terms, every key visible) is only read.
+float mask_row(float* s, const float* bias, Index cols, Index lo, Index hi) {
   const DF df;
   const Index n = lanes();
-  const auto vscale = hn::Set(df, scale_log2e);
   const auto vlog2e = hn::Set(df, std::numbers::log2e_v<float>);
   const auto neg_inf = hn::Set(df, kNegInf);
   const auto vlo = hn::Set(df, static_cast<float>(lo));
   const auto vhi = hn::Set(df, static_cast<float>(hi));
   auto vmax = neg_inf;
   for (Index c0 = 0; c0 < cols; c0 += n) {
-    auto x = hn::Mul(hn::Load(df, s + c0), vscale);
+    auto x = hn::Load(df, s + c0);
+    const bool partial = c0 < lo || c0 + n > hi;
     if (bias != nullptr) {
       const auto b = hn::Load(df, bias + c0);
       x = hn::IfThenElse(hn::Eq(b, neg_inf), neg_inf, hn::MulAdd(b, vlog2e, x));
     }
-    if (c0 < lo || c0 + n > hi) {
+    if (partial) {
       const auto c = hn::Iota(df, static_cast<float>(c0));
       x = hn::IfThenElse(hn::And(hn::Ge(c, vlo), hn::Lt(c, vhi)), x, neg_inf);
     }
-    hn::Store(x, df, s + c0);
+    if (bias != nullptr || partial) hn::Store(x, df, s + c0);
     vmax = hn::Max(vmax, x);
   }
   return hn::GetLane(hn::MaxOfLanes(df, vmax));
@@ -183,7 +186,8 @@ struct QueryTile {
   Index first_key_tile, end_key_tile;  // key tiles with any visible key for some row
 };
 
-// Packs the tile's query rows (zero rows up to rows_pad) so the score loop reads them densely.
+// Packs the tile's query rows times scale·log2 e (zero rows up to rows_pad) so the score loop
+// reads them densely and its output is already the base-2 logit.
 void pack_queries(const AttentionPlan& p, const QueryTile& t, float* q) {
   const TensorView<const float>& view = p.args->q;
   const float* base = view.data() + t.b * view.stride(0) + t.h * view.stride(1);
@@ -194,7 +198,7 @@ void pack_queries(const AttentionPlan& p, const QueryTile& t, float* q) {
       continue;
     }
     const float* src = base + (t.i0 + r) * view.stride(2);
-    for (Index x = 0; x < p.d; ++x) dst[x] = src[x * view.stride(3)];
+    for (Index x = 0; x < p.d; ++x) dst[x] = p.scale_log2e * src[x * view.stride(3)];
   }
 }
 
@@ -235,7 +239,7 @@ void masked_scores(const AttentionPlan& p, const QueryTile& t, Index kt, TileScr
     const KeyRange keys = visible_keys(p, t.i0 + r);
     const Index lo = std::clamp<Index>(keys.lo - j0, 0, cols);
     const Index hi = std::clamp<Index>(keys.hi - j0, 0, width);
-    row_max[r] = scale_and_mask_row(s_r, bias, cols, lo, hi, p.scale_log2e);
+    row_max[r] = mask_row(s_r, bias, cols, lo, hi);
   }
 }
 
