@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kernels/attention_cpu_problem.hpp"
+#include "kernels/cpu/attention_backward_cpu.hpp"
 #include "kernels/cpu/attention_plan.hpp"
 #include "mha/kernels/attention_backward.hpp"
 #include "mha/kernels/cpu_info.hpp"
@@ -66,14 +67,15 @@ struct BackwardProblem {
                            dropout, Context{KernelKind::reference, 1});
   }
 
-  Gradients run(KernelKind kind, int threads = 2, bool pass_out = true) {
+  // max_dq_share_bytes > 0: the cpu kernel called directly with that budget for the dQ shares.
+  Gradients run(KernelKind kind, int threads = 2, bool pass_out = true, Index max_dq_share_bytes = 0) {
     const ProblemSpec& s = forward.spec;
     Gradients g{Tensor<>({s.batch, s.heads, s.lq, s.d}), Tensor<>({s.batch, s.kv_heads, s.lk, s.d}),
                 Tensor<>({s.batch, s.kv_heads, s.lk, s.dv})};
     // Poison the outputs: every element must be written.
     for (Tensor<>* t : {&g.q, &g.k, &g.v})
       for (float& x : t->values()) x = std::numeric_limits<float>::quiet_NaN();
-    attention_backward({.q = forward.q(),
+    const AttentionBackwardArgs args{.q = forward.q(),
                         .k = forward.k(),
                         .v = forward.v(),
                         .lse = result.lse.view(),
@@ -83,8 +85,11 @@ struct BackwardProblem {
                         .grad_k = g.k.view(),
                         .grad_v = g.v.view(),
                         .params = forward.params,
-                        .dropout = dropout},
-                       Context{kind, threads});
+                        .dropout = dropout};
+    if (max_dq_share_bytes > 0)
+      attention_backward_cpu(args, Context{kind, threads}, max_dq_share_bytes);
+    else
+      attention_backward(args, Context{kind, threads});
     return g;
   }
 
@@ -302,6 +307,22 @@ TEST(AttentionBackwardCpu, DeterministicForAThreadCount) {
   EXPECT_TRUE(bit_identical(first.v, one.v));
   const Gradients ref = p.run(KernelKind::reference), naive = p.run_naive();
   EXPECT_TRUE(meets_gradient_rule("grad_q, 1 thread", one.q, naive.q, ref.q,
+                                  p.forward.params.scale * naive.max_dp * naive.max_k));
+}
+
+// Past kMaxDqShareBytes the (batch, kv head) pairs run in chunks, each with its own dQ shares: a
+// budget of 1 byte forces chunks of one pair. dK and dV come out the same bits (each key tile is
+// still summed by one thread in one order); dQ meets the rule.
+TEST(AttentionBackwardCpu, ChunkedDqSharesGiveTheSameGradients) {
+  BackwardProblem p({.batch = 2, .heads = 4, .kv_heads = 2, .lq = 130, .lk = 150, .d = 16, .dv = 8, .causal = true});
+  p.run_forward();
+  const Gradients whole = p.run(KernelKind::cpu, 2);
+  const Gradients chunked = p.run(KernelKind::cpu, 2, true, /*max_dq_share_bytes=*/1);
+  EXPECT_TRUE(bit_identical(whole.k, chunked.k));
+  EXPECT_TRUE(bit_identical(whole.v, chunked.v));
+  EXPECT_TRUE(bit_identical(chunked.q, p.run(KernelKind::cpu, 2, true, 1).q));
+  const Gradients ref = p.run(KernelKind::reference), naive = p.run_naive();
+  EXPECT_TRUE(meets_gradient_rule("grad_q, chunked", chunked.q, naive.q, ref.q,
                                   p.forward.params.scale * naive.max_dp * naive.max_k));
 }
 

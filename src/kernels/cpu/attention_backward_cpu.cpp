@@ -4,10 +4,11 @@
 // attention_backward_tiles.cpp.
 //
 // Threads own key tiles, so dK and dV are written by one thread each; dQ gets a share from every
-// key tile, so each thread adds into its own dQ copy and the copies are summed at the end in
-// thread order. The static schedule fixes which thread runs which item: for a given thread count
-// every result is bit-identical from call to call; dK and dV also match across thread counts,
-// dQ to rounding (its sum is split differently).
+// key tile, so each thread adds into its own dQ copy and the copies are summed in thread order
+// (per chunk of (batch, kv head) pairs when all the copies would pass kMaxDqShareBytes). The
+// static schedule fixes which thread runs which item: for a given thread count every result is
+// bit-identical from call to call; dK and dV also match across thread counts, dQ to rounding
+// (its sum is split differently).
 #include "kernels/cpu/attention_backward_cpu.hpp"
 
 #include <omp.h>
@@ -39,7 +40,8 @@ struct BackwardBuffers {
   std::uint8_t* keys_nonfinite;
   float* per_thread;         // threads × thread_floats
   Index thread_floats = 0;   // one thread's tiles, dK and dV accumulators, dQ share and flags
-  Index dq_floats = 0;       // one dQ share: B·Hq·Lq·d_pad
+  Index chunk_pairs = 0;     // (batch, kv head) pairs per chunk
+  Index dq_floats = 0;       // one dQ share: chunk_pairs·group·Lq·d_pad
 };
 
 // Rows of (b, h): Q and dO packed with zero padding, lse (+∞ for padded and fully masked rows,
@@ -101,8 +103,8 @@ Index dq_offset(const BackwardPlan& plan) {
   return 3 * kBackwardQueryTile * kBackwardKeyTile + kBackwardKeyTile * (plan.d_pad + plan.dv_pad);
 }
 
-BackwardPlan make_plan(const AttentionBackwardArgs& a, int threads, Workspace& workspace,
-                       BackwardBuffers& buf) {
+BackwardPlan make_plan(const AttentionBackwardArgs& a, int threads, Index max_dq_share_bytes,
+                       Workspace& workspace, BackwardBuffers& buf) {
   BackwardPlan p;
   static_cast<cpu::AttentionSizes&>(p) = cpu::AttentionSizes::of(a.q, a.k, a.v);
   p.args = &a;
@@ -116,8 +118,12 @@ BackwardPlan make_plan(const AttentionBackwardArgs& a, int threads, Workspace& w
   p.dropout = a.dropout.rate > 0.0;
 
   const Index row_items = p.batch * p.heads, key_items = p.batch * p.kv_heads * p.key_tiles;
-  buf.dq_floats = row_items * p.lq * p.d_pad;
-  buf.thread_floats = dq_offset(p) + round_up(buf.dq_floats + (row_items + 3) / 4, kMaxLanes);
+  const Index pair_bytes = threads * p.group * p.lq * p.d_pad * Index{sizeof(float)};
+  buf.chunk_pairs = std::clamp<Index>(max_dq_share_bytes / std::max<Index>(pair_bytes, 1), 1,
+                                      std::max<Index>(p.batch * p.kv_heads, 1));
+  const Index chunk_rows = buf.chunk_pairs * p.group;
+  buf.dq_floats = chunk_rows * p.lq * p.d_pad;
+  buf.thread_floats = dq_offset(p) + round_up(buf.dq_floats + (chunk_rows + 3) / 4, kMaxLanes);
   const Index sizes[] = {row_items * p.lq * p.d_pad,     row_items * p.lq * p.dv_pad,
                          row_items * p.lq,               row_items * p.lq,
                          key_items * kBackwardKeyTile * p.d_pad, key_items * p.d * kBackwardKeyTile,
@@ -151,27 +157,37 @@ BackwardPlan make_plan(const AttentionBackwardArgs& a, int threads, Workspace& w
   return p;
 }
 
-// Thread `thread`'s tiles (P, dS, mask terms), dK and dV accumulators, dQ share and its flags,
-// all cleared as untouched.
-cpu::BackwardScratch thread_scratch(const BackwardPlan& plan, const BackwardBuffers& buf, int thread) {
+// Thread `thread`'s dQ share and its touched flags (one per row item of a chunk).
+float* dq_share(const BackwardPlan& plan, const BackwardBuffers& buf, int thread) {
+  return buf.per_thread + thread * buf.thread_floats + dq_offset(plan);
+}
+std::uint8_t* dq_touched(const BackwardPlan& plan, const BackwardBuffers& buf, int thread) {
+  return reinterpret_cast<std::uint8_t*>(dq_share(plan, buf, thread) + buf.dq_floats);
+}
+
+// Thread `thread`'s tiles (P, dS, mask terms), dK and dV accumulators, and its dQ share for the
+// chunk whose first row item is dq_first, all flagged untouched.
+cpu::BackwardScratch thread_scratch(const BackwardPlan& plan, const BackwardBuffers& buf, int thread,
+                                    Index dq_first) {
   constexpr Index kTile = kBackwardQueryTile * kBackwardKeyTile;
   float* base = buf.per_thread + thread * buf.thread_floats;
   cpu::BackwardScratch sc{base, base + kTile, base + 2 * kTile, base + 3 * kTile,
                           base + 3 * kTile + kBackwardKeyTile * plan.d_pad,
-                          base + dq_offset(plan),
-                          reinterpret_cast<std::uint8_t*>(base + dq_offset(plan) + buf.dq_floats)};
+                          dq_share(plan, buf, thread), dq_first, dq_touched(plan, buf, thread)};
   std::fill(sc.bias, sc.bias + kTile, 0.0f);  // columns past a tile's width are read
-  std::fill(sc.dq_touched, sc.dq_touched + plan.batch * plan.heads, std::uint8_t{0});
+  std::fill(sc.dq_touched, sc.dq_touched + buf.chunk_pairs * plan.group, std::uint8_t{0});
   return sc;
 }
 
 }  // namespace
 
-void attention_backward_cpu(const AttentionBackwardArgs& args, const Context& ctx) {
+void attention_backward_cpu(const AttentionBackwardArgs& args, const Context& ctx,
+                            Index max_dq_share_bytes) {
   const int threads = cpu_threads(ctx);
   Workspace own;
   BackwardBuffers buf{};
-  const BackwardPlan plan = make_plan(args, threads, *with_workspace(ctx, own).workspace, buf);
+  const BackwardPlan plan =
+      make_plan(args, threads, max_dq_share_bytes, *with_workspace(ctx, own).workspace, buf);
   const cpu::BackwardKernels kernels = cpu::select_backward_kernels();
   const Index row_items = plan.batch * plan.heads;
   const Index key_items = plan.batch * plan.kv_heads * plan.key_tiles;
@@ -186,7 +202,7 @@ void attention_backward_cpu(const AttentionBackwardArgs& args, const Context& ct
   if (!args.out.defined()) {  // D_i = Σ_j p_ij z_ij dP_ij, one pass over the query tiles
 #pragma omp parallel num_threads(threads)
     {
-      cpu::BackwardScratch scratch = thread_scratch(plan, buf, omp_get_thread_num());
+      cpu::BackwardScratch scratch = thread_scratch(plan, buf, omp_get_thread_num(), 0);
 #pragma omp for schedule(dynamic)
       for (Index item = 0; item < row_items * plan.query_tiles; ++item) {
         const Index row_item = item / plan.query_tiles, t = item % plan.query_tiles;
@@ -198,31 +214,37 @@ void attention_backward_cpu(const AttentionBackwardArgs& args, const Context& ct
 
   // Work items (b, g, key tile), dealt out one at a time in turn: with causality a key tile's
   // work falls with its index, and dealing in turn gives each thread a mix of heavy and light.
-  int team = 1;
+  const Index pairs = plan.batch * plan.kv_heads;
+  for (Index pair0 = 0; pair0 < pairs; pair0 += buf.chunk_pairs) {
+    const Index pair1 = std::min(pairs, pair0 + buf.chunk_pairs);
+    const Index first_row = pair0 * plan.group;  // row item b·Hq + h of the chunk's first head
+    int team = 1;
 #pragma omp parallel num_threads(threads)
-  {
+    {
 #pragma omp single
-    team = omp_get_num_threads();
-    cpu::BackwardScratch scratch = thread_scratch(plan, buf, omp_get_thread_num());
+      team = omp_get_num_threads();
+      cpu::BackwardScratch scratch = thread_scratch(plan, buf, omp_get_thread_num(), first_row);
 #pragma omp for schedule(static, 1)
-    for (Index item = 0; item < key_items; ++item)
-      kernels.key_tile(plan, item / plan.key_tiles / plan.kv_heads,
-                       item / plan.key_tiles % plan.kv_heads, item % plan.key_tiles, scratch);
-  }
+      for (Index item = pair0 * plan.key_tiles; item < pair1 * plan.key_tiles; ++item)
+        kernels.key_tile(plan, item / plan.key_tiles / plan.kv_heads,
+                         item / plan.key_tiles % plan.kv_heads, item % plan.key_tiles, scratch);
+    }
 
-  // grad_q = the threads' dQ shares summed, always in thread order (0 where no key is visible).
-  const TensorView<float>& gq = args.grad_q;
+    // The chunk's grad_q = the threads' dQ shares summed, always in thread order (0 where no key
+    // is visible).
+    const TensorView<float>& gq = args.grad_q;
+    const Index rows = (pair1 - pair0) * plan.group * plan.lq;
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (Index row = 0; row < row_items * plan.lq; ++row) {
-    const Index item = row / plan.lq, i = row % plan.lq;
-    const Index b = item / plan.heads, h = item % plan.heads;
-    float* dst = gq.data() + b * gq.stride(0) + h * gq.stride(1) + i * gq.stride(2);
-    for (Index c = 0; c < plan.d; ++c) dst[c * gq.stride(3)] = 0.0f;
-    for (int thread = 0; thread < team; ++thread) {
-      const float* base = buf.per_thread + thread * buf.thread_floats + dq_offset(plan);
-      if (reinterpret_cast<const std::uint8_t*>(base + buf.dq_floats)[item] == 0) continue;
-      const float* share = base + row * plan.d_pad;
-      for (Index c = 0; c < plan.d; ++c) dst[c * gq.stride(3)] += share[c];
+    for (Index row = 0; row < rows; ++row) {
+      const Index share_item = row / plan.lq, i = row % plan.lq;
+      const Index b = (first_row + share_item) / plan.heads, h = (first_row + share_item) % plan.heads;
+      float* dst = gq.data() + b * gq.stride(0) + h * gq.stride(1) + i * gq.stride(2);
+      for (Index c = 0; c < plan.d; ++c) dst[c * gq.stride(3)] = 0.0f;
+      for (int thread = 0; thread < team; ++thread) {
+        if (dq_touched(plan, buf, thread)[share_item] == 0) continue;
+        const float* share = dq_share(plan, buf, thread) + row * plan.d_pad;
+        for (Index c = 0; c < plan.d; ++c) dst[c * gq.stride(3)] += share[c];
+      }
     }
   }
 }

@@ -68,10 +68,13 @@ struct BackwardScratch {
   float* bias = nullptr;  // same: mask terms
   float* dk = nullptr;    // kBackwardKeyTile × d_pad accumulators
   float* dv = nullptr;    // kBackwardKeyTile × dv_pad accumulators
-  float* dq = nullptr;    // this thread's share of dQ: per (b, h), Lq × d_pad
-  // Per (b, h): whether this thread has added to that part of dQ. A part is zeroed when first
-  // touched and only touched parts are summed, so short sequences with many heads clear and
-  // read only what each thread used.
+  // This thread's share of dQ for the (b, h) row items [dq_first, dq_first + n) of the chunk
+  // being run: per row item, Lq × d_pad.
+  float* dq = nullptr;
+  Index dq_first = 0;
+  // Per row item of the chunk: whether this thread has added to that part of dQ. A part is zeroed
+  // when first touched and only touched parts are summed, so short sequences with many heads
+  // clear and read only what each thread used.
   std::uint8_t* dq_touched = nullptr;
 };
 

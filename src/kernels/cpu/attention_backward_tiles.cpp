@@ -193,10 +193,11 @@ void BackwardKeyTile(const BackwardPlan& plan, Index b, Index g, Index kt, Backw
     const float* dout_rows = plan.grad_out_rows(b, h);
     const Index item = plan.row_item(b, h);
     const float* delta = plan.delta + item * plan.lq;
-    float* dq_rows = sc.dq + item * plan.lq * plan.d_pad;
-    if (sc.dq_touched[item] == 0) {
+    const Index share = item - sc.dq_first;
+    float* dq_rows = sc.dq + share * plan.lq * plan.d_pad;
+    if (sc.dq_touched[share] == 0) {
       std::fill(dq_rows, dq_rows + plan.lq * plan.d_pad, 0.0f);
-      sc.dq_touched[item] = 1;
+      sc.dq_touched[share] = 1;
     }
     for (Index i0 = seen_by.lo / kQt * kQt; i0 < seen_by.hi; i0 += kQt) {
       const TilePair t{b, h, g, i0, std::min(kQt, plan.lq - i0), j0, width, cols};
