@@ -121,7 +121,7 @@ float row_delta(const BackwardPlan& plan, Index b, Index h, Index i, Index j0, c
 
 // One (query tile, key tile) pair of (b, h).
 struct TilePair {
-  Index b, h, g, i0, rows, j0, width, cols;  // cols: width rounded up to whole vectors
+  Index b, h, i0, rows, j0, width, cols;  // cols: width rounded up to whole vectors
 };
 
 // P of the pair into scratch.p (rows × cols, row pitch kKt).
@@ -130,23 +130,12 @@ void probabilities(const BackwardPlan& plan, const TilePair& t, const float* q,
   panel_product({.a = q, .a_row = plan.d_pad, .a_col = 1, .b = keys_t, .b_row = kKt,
                  .depth = plan.d, .c = sc.p, .c_row = kKt, .accumulate = false},
                 t.rows, t.cols);
-  const std::span<const Mask> masks = plan.args->params.masks;
-  if (!masks.empty() && !plan.masks_vary_by_row)
-    mask_row_bias(masks, t.b, t.h, t.i0, t.j0, t.width, sc.bias);
   const float* lse = plan.lse + plan.row_item(t.b, t.h) * plan.lq + t.i0;
   for (Index r = 0; r < t.rows; ++r) {
-    const float* bias = nullptr;
-    if (!masks.empty()) {
-      bias = sc.bias;
-      if (plan.masks_vary_by_row) {
-        bias = sc.bias + r * kKt;
-        mask_row_bias(masks, t.b, t.h, t.i0 + r, t.j0, t.width, sc.bias + r * kKt);
-      }
-    }
-    const KeyRange keys = plan.visibility.keys(t.i0 + r);
-    const Index lo = std::clamp<Index>(keys.lo - t.j0, 0, t.cols);
-    const Index hi = std::clamp<Index>(keys.hi - t.j0, 0, t.width);
-    probabilities_row(sc.p + r * kKt, bias, t.cols, lo, hi, plan.scale, lse[r]);
+    const float* bias = tile_row_bias(plan.args->params.masks, plan.masks_vary_by_row, t.b, t.h,
+                                      t.i0, r, t.j0, t.width, sc.bias, kKt);
+    const KeyRange keys = plan.visibility.in_tile(t.i0 + r, t.j0, t.width, t.cols);
+    probabilities_row(sc.p + r * kKt, bias, t.cols, keys.lo, keys.hi, plan.scale, lse[r]);
   }
 }
 
@@ -200,7 +189,7 @@ void BackwardKeyTile(const BackwardPlan& plan, Index b, Index g, Index kt, Backw
       sc.dq_touched[share] = 1;
     }
     for (Index i0 = seen_by.lo / kQt * kQt; i0 < seen_by.hi; i0 += kQt) {
-      const TilePair t{b, h, g, i0, std::min(kQt, plan.lq - i0), j0, width, cols};
+      const TilePair t{b, h, i0, std::min(kQt, plan.lq - i0), j0, width, cols};
       const float* q = q_rows + i0 * plan.d_pad;
       const float* dout = dout_rows + i0 * plan.dv_pad;
       probabilities(plan, t, q, keys_t, sc);
@@ -253,7 +242,7 @@ void DeltaQueryTile(const BackwardPlan& plan, Index b, Index h, Index qt, Backwa
   for (Index kt = first.lo / kKt; kt * kKt < last.hi; ++kt) {
     const Index j0 = kt * kKt;
     const Index width = std::min(kKt, plan.lk - j0);
-    const TilePair t{b, h, g, i0, rows, j0, width, round_up(width, lanes())};
+    const TilePair t{b, h, i0, rows, j0, width, round_up(width, lanes())};
     probabilities(plan, t, q, plan.key_tile_t(b, g, kt), sc);
     probability_gradients(plan, t, dout, plan.value_tile_t(b, g, kt), sc);
     for (Index r = 0; r < rows; ++r)

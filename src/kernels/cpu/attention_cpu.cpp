@@ -66,9 +66,7 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, Workspace& workspac
   p.key_tiles = (p.lk + kKeyTile - 1) / kKeyTile;
   p.query_tiles = (p.lq + kQueryTile - 1) / kQueryTile;
   p.scale_log2e = static_cast<float>(a.params.scale * std::numbers::log2e);
-  p.causal = a.params.causal;
-  p.window_left = a.params.window_left;
-  p.pos_offset = a.params.alignment == Alignment::bottom_right ? p.lk - p.lq : 0;
+  p.visibility = cpu::KeyVisibility::of(a.params, p.lq, p.lk);
   p.masks_vary_by_row = cpu::masks_vary_by_row(a.params.masks);
 
   // Values are packed into dense rows when their rows are not already dense (the layer's V is a

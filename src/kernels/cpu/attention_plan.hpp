@@ -34,9 +34,7 @@ struct AttentionPlan : AttentionSizes {
   Index query_tiles = 0;     // ceil(Lq / kQueryTile)
   // scale·log2(e): the tile code keeps scores in base 2 (x₂ = x·log2 e, exp(x) = 2^x₂).
   float scale_log2e = 1.0f;
-  Index pos_offset = 0;      // pos(i) = i + pos_offset (0 top-left, Lk − Lq bottom-right)
-  bool causal = false;
-  Index window_left = -1;
+  KeyVisibility visibility;  // causality and the window
   bool masks_vary_by_row = false;  // some mask has a nonzero stride along Lq
 
   // Kᵀ per (b, g, key tile): D × kKeyTile floats, keys beyond Lk zero.
@@ -57,15 +55,17 @@ struct AttentionPlan : AttentionSizes {
   }
 };
 
-// Keys [lo, hi) of a row that causality and the sliding window leave visible (hi may be ≤ lo).
-inline KeyRange visible_keys(const AttentionPlan& p, Index i) {
-  return KeyVisibility{p.lk, p.pos_offset, p.causal, p.window_left}.keys(i);
-}
-
 // bias[c] for keys j0 + c, c < width, of row (b, h, i): 0 = allowed, −∞ = blocked by some mask,
 // otherwise the sum of the additive terms (tile_masks.cpp).
 void mask_row_bias(std::span<const Mask> masks, Index b, Index h, Index i, Index j0, Index width,
                    float* bias);
+
+// The mask terms of row r of a tile of both fast kernels (query rows from i0, keys [j0, j0 +
+// width)), kept in `bias` with row pitch `pitch`: null without masks. When no mask varies by
+// query row they are computed once, for r = 0, into bias's first row and shared by every row;
+// otherwise each row gets its own. Call it for r = 0, 1, … in order.
+const float* tile_row_bias(std::span<const Mask> masks, bool vary_by_row, Index b, Index h,
+                           Index i0, Index r, Index j0, Index width, float* bias, Index pitch);
 
 // Per-thread scratch for one query tile, owned by the driver (attention_cpu.cpp).
 struct TileScratch {

@@ -216,11 +216,9 @@ void masked_scores(const AttentionPlan& p, const QueryTile& t, Index kt, TileScr
   const Index cols = round_up(width, 2 * lanes());
   for (Index r0 = 0; r0 < t.rows_pad; r0 += kRowBlock) {
     const Index last_row = std::min(r0 + kRowBlock, t.rows) - 1;
-    block_keys[r0 / kRowBlock] = std::clamp<Index>(visible_keys(p, t.i0 + last_row).hi - j0, 0, width);
+    block_keys[r0 / kRowBlock] = std::clamp<Index>(p.visibility.keys(t.i0 + last_row).hi - j0, 0, width);
   }
   scores(sc.q, p.d, p.key_tile(t.b, t.g, kt), t.rows_pad, block_keys, sc.s);
-  const std::span<const Mask> masks = p.args->params.masks;
-  if (!masks.empty() && !p.masks_vary_by_row) mask_row_bias(masks, t.b, t.h, t.i0, j0, width, sc.bias);
   for (Index r = 0; r < t.rows_pad; ++r) {
     float* s_r = sc.s + r * kKeyTile;
     if (r >= t.rows) {
@@ -228,18 +226,10 @@ void masked_scores(const AttentionPlan& p, const QueryTile& t, Index kt, TileScr
       row_max[r] = kNegInf;
       continue;
     }
-    const float* bias = nullptr;
-    if (!masks.empty()) {
-      bias = sc.bias;
-      if (p.masks_vary_by_row) {
-        bias = sc.bias + r * kKeyTile;
-        mask_row_bias(masks, t.b, t.h, t.i0 + r, j0, width, sc.bias + r * kKeyTile);
-      }
-    }
-    const KeyRange keys = visible_keys(p, t.i0 + r);
-    const Index lo = std::clamp<Index>(keys.lo - j0, 0, cols);
-    const Index hi = std::clamp<Index>(keys.hi - j0, 0, width);
-    row_max[r] = mask_row(s_r, bias, cols, lo, hi);
+    const float* bias = tile_row_bias(p.args->params.masks, p.masks_vary_by_row, t.b, t.h, t.i0, r,
+                                      j0, width, sc.bias, kKeyTile);
+    const KeyRange keys = p.visibility.in_tile(t.i0 + r, j0, width, cols);
+    row_max[r] = mask_row(s_r, bias, cols, keys.lo, keys.hi);
   }
 }
 
@@ -278,8 +268,8 @@ void AttendQueryTile(const AttentionPlan& p, Index b, Index h, Index tile, TileS
   t.rows = std::min(kQueryTile, p.lq - t.i0);
   t.rows_pad = round_up(t.rows, kRowBlock);
   // Visible key ranges move right with the row, so the first row bounds lo and the last hi.
-  const Index lo = visible_keys(p, t.i0).lo;
-  const Index hi = visible_keys(p, t.i0 + t.rows - 1).hi;
+  const Index lo = p.visibility.keys(t.i0).lo;
+  const Index hi = p.visibility.keys(t.i0 + t.rows - 1).hi;
   t.first_key_tile = lo / kKeyTile;
   t.end_key_tile = hi > lo ? (hi + kKeyTile - 1) / kKeyTile : t.first_key_tile;
 

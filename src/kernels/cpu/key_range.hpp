@@ -30,6 +30,14 @@ struct KeyVisibility {
     return {lo < 0 ? 0 : lo, hi > lk ? lk : hi};
   }
 
+  // Row i's keys as columns of the tile that starts at key j0: lo clamped to [0, cols), hi to
+  // [0, width) (the tile's real keys; columns past width are padding).
+  KeyRange in_tile(Index i, Index j0, Index width, Index cols) const {
+    const KeyRange k = keys(i);
+    const auto clamp = [](Index x, Index top) { return x < 0 ? 0 : (x > top ? top : x); };
+    return {clamp(k.lo - j0, cols), clamp(k.hi - j0, width)};
+  }
+
   // Query rows [lo, hi) of [0, lq) that see at least one key of [j0, j1): the inverse of keys(),
   // as both of its bounds grow with i.
   KeyRange rows_seeing(Index j0, Index j1, Index lq) const {

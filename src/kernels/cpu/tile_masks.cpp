@@ -36,4 +36,16 @@ void mask_row_bias(std::span<const Mask> masks, Index b, Index h, Index i, Index
   }
 }
 
+const float* tile_row_bias(std::span<const Mask> masks, bool vary_by_row, Index b, Index h,
+                           Index i0, Index r, Index j0, Index width, float* bias, Index pitch) {
+  if (masks.empty()) return nullptr;
+  if (!vary_by_row) {
+    if (r == 0) mask_row_bias(masks, b, h, i0, j0, width, bias);
+    return bias;
+  }
+  float* row = bias + r * pitch;
+  mask_row_bias(masks, b, h, i0 + r, j0, width, row);
+  return row;
+}
+
 }  // namespace mha::cpu
