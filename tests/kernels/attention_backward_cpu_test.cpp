@@ -226,9 +226,7 @@ void expect_shapes_meet_rule() {
 }
 
 TEST(AttentionBackwardCpu, EveryRunnableTargetMeetsTheRule) {
-  const std::int64_t runnable = cpu::compiled_simd_targets() & hwy::SupportedTargets();
-  std::vector<std::int64_t> targets;
-  for (std::int64_t rest = runnable; rest != 0; rest &= rest - 1) targets.push_back(rest & -rest);
+  const std::vector<std::int64_t> targets = runnable_targets(cpu::compiled_simd_targets());
   ASSERT_GE(targets.size(), 2u) << "a SIMD target and the portable fallback";
   for (const std::int64_t target : targets) {
     const ForcedTarget forced(target);

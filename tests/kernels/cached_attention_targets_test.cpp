@@ -15,10 +15,9 @@ namespace {
 
 
 TEST(CachedAttentionTargets, EveryRunnableTargetMeetsTheRule) {
-  const std::int64_t runnable = cpu::compiled_simd_targets() & hwy::SupportedTargets();
-  for (std::int64_t rest = runnable; rest != 0; rest &= rest - 1) {
-    const ForcedTarget forced(rest & -rest);
-    SCOPED_TRACE(std::string("target ") + hwy::TargetName(rest & -rest));
+  for (const std::int64_t target : runnable_targets(cpu::compiled_simd_targets())) {
+    const ForcedTarget forced(target);
+    SCOPED_TRACE(std::string("target ") + hwy::TargetName(target));
     for (const CacheDtype dtype : {CacheDtype::f32, CacheDtype::bf16, CacheDtype::f16})
       for (const Index d : {3, 16, 40}) {
         CachedProblem p({.heads = 8, .kv_heads = 2, .d = d, .lengths = {300, 7}, .counts = {2, 1}, .n = 2,

@@ -34,10 +34,9 @@ TEST(FastExp2, MeetsItsBoundOnEveryRunnableTarget) {
                   std::numeric_limits<float>::quiet_NaN()})
     t.push_back(x);
 
-  const std::int64_t runnable = cpu::compiled_simd_targets() & hwy::SupportedTargets();
-  for (std::int64_t rest = runnable; rest != 0; rest &= rest - 1) {
-    const ForcedTarget forced(rest & -rest);
-    SCOPED_TRACE(std::string("target ") + hwy::TargetName(rest & -rest));
+  for (const std::int64_t target : runnable_targets(cpu::compiled_simd_targets())) {
+    const ForcedTarget forced(target);
+    SCOPED_TRACE(std::string("target ") + hwy::TargetName(target));
     std::vector<float> y(t.size(), -1.0f);
     cpu::exp2_nonpositive_values(t.data(), y.data(), static_cast<Index>(t.size()));
     double worst = 0.0;
