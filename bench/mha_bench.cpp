@@ -10,6 +10,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -69,7 +70,14 @@ void BM_TileProduct(benchmark::State& state) {
   state.SetLabel(std::string(mha::cpu_simd_target()));
 }
 
-// Full layer forward, self-attention, batch_first: args B, N, E, H, causal.
+// The attention path a benchmark's sixth argument forces: 0 the rule's choice, 1 fused, 2 unfused.
+mha::AttentionPath path_arg(const benchmark::State& state) {
+  if (state.range(5) == 1) return mha::AttentionPath::fused;
+  if (state.range(5) == 2) return mha::AttentionPath::unfused;
+  return mha::AttentionPath::automatic;
+}
+
+// Full layer forward, self-attention, batch_first: args B, N, E, H, causal, path.
 void BM_Layer(benchmark::State& state) {
   const mha::Index b = state.range(0), n = state.range(1), e = state.range(2), h = state.range(3);
   const bool causal = state.range(4) != 0;
@@ -81,6 +89,7 @@ void BM_Layer(benchmark::State& state) {
   mha::Workspace workspace;
   mha::Context ctx = bench_context();
   ctx.workspace = &workspace;
+  ctx.attention_path = path_arg(state);
   for (auto _ : state) {
     mha::MhaOutput out = layer.forward(x.view(), x.view(), x.view(), options, ctx);
     benchmark::DoNotOptimize(out.output.data());
@@ -88,7 +97,7 @@ void BM_Layer(benchmark::State& state) {
   report(state, static_cast<double>(mha::mha_forward_flops(b, n, e).total()));
 }
 
-// The attention core alone: q, k, v [B, H, N, D] contiguous; args B, N, H, D, causal.
+// The attention core alone: q, k, v [B, H, N, D] contiguous; args B, N, H, D, causal, path.
 void BM_Core(benchmark::State& state) {
   const mha::Index b = state.range(0), n = state.range(1), h = state.range(2), d = state.range(3);
   const mha::Tensor<> q = random_tensor({b, h, n, d}, 3), k = random_tensor({b, h, n, d}, 4),
@@ -100,6 +109,8 @@ void BM_Core(benchmark::State& state) {
   mha::Workspace workspace;
   mha::Context ctx = bench_context();
   ctx.workspace = &workspace;
+  ctx.attention_path = path_arg(state);
+  state.SetLabel(mha::explain_attention_dispatch(args, ctx).path);
   for (auto _ : state) {
     mha::attention(args, ctx);
     benchmark::DoNotOptimize(out.data());
@@ -137,23 +148,41 @@ void BM_Backward(benchmark::State& state) {
 BENCHMARK(BM_PeakFma)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_TileProduct)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(BM_Layer)
-    ->ArgNames({"B", "N", "E", "H", "causal"})
-    ->Args({1, 128, 512, 8, 0})
-    ->Args({8, 512, 512, 8, 0})
-    ->Args({1, 2048, 512, 8, 0})
-    ->Args({1, 2048, 512, 8, 1})
-    ->Args({1, 4096, 1024, 16, 0})
-    ->Args({1, 8192, 512, 8, 0})
+    ->ArgNames({"B", "N", "E", "H", "causal", "path"})
+    ->Args({1, 128, 512, 8, 0, 0})
+    ->Args({8, 512, 512, 8, 0, 0})
+    ->Args({1, 2048, 512, 8, 0, 0})
+    ->Args({1, 2048, 512, 8, 1, 0})
+    ->Args({1, 4096, 1024, 16, 0, 0})
+    ->Args({1, 8192, 512, 8, 0, 0})
+    ->Args({1, 128, 512, 8, 0, 1})  // the short shape on each attention path
+    ->Args({1, 128, 512, 8, 0, 2})
+    ->Args({8, 512, 512, 8, 0, 1})
+    ->Args({8, 512, 512, 8, 0, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_Core)
-    ->ArgNames({"B", "N", "H", "D", "causal"})
-    ->Args({1, 2048, 8, 64, 0})
-    ->Args({1, 2048, 8, 64, 1})
-    ->Args({1, 4096, 16, 64, 0})
-    ->Args({1, 128, 8, 64, 0})   // short sequences: where an unfused path could win
-    ->Args({32, 128, 8, 64, 0})
-    ->Args({32, 32, 8, 64, 0})
+    ->ArgNames({"B", "N", "H", "D", "causal", "path"})
+    ->Args({1, 2048, 8, 64, 0, 0})
+    ->Args({1, 2048, 8, 64, 1, 0})
+    ->Args({1, 4096, 16, 64, 0, 0})
+    ->Args({1, 128, 8, 64, 0, 0})   // short sequences: where an unfused path could win
+    ->Args({32, 128, 8, 64, 0, 0})
+    ->Args({32, 32, 8, 64, 0, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+// The crossover that the fused/unfused rule (src/kernels/cpu/attention_path.cpp) is read from:
+// short and middling lengths on both paths (path 1 fused, 2 unfused).
+void path_grid(benchmark::internal::Benchmark* bench) {
+  for (std::int64_t batch : {1, 8})
+    for (std::int64_t n : {32, 64, 128, 192, 256, 384, 512, 768, 1024})
+      for (std::int64_t causal : {0, 1})
+        for (std::int64_t path : {1, 2}) bench->Args({batch, n, 8, 64, causal, path});
+}
+BENCHMARK(BM_Core)
+    ->Name("BM_CorePath")
+    ->ArgNames({"B", "N", "H", "D", "causal", "path"})
+    ->Apply(path_grid)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_Backward)

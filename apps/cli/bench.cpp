@@ -4,6 +4,7 @@
 // a decode step over a KV cache or a generation loop (bench_decode.hpp).
 //
 //   mha bench --shape 1,2048,512,8 [--causal] [--kernel ref|cpu] [--threads T] [--repeats R] [--json]
+//             [--explain-dispatch]
 //   mha bench --decode --context S [--batch B] [--shape E,H[,H_kv]] [--cache-dtype f32|bf16|f16]
 //             [--caches N] [--threads T] [--repeats R] [--json]
 //   mha bench --decode --generate P,G [--batch B] [--shape E,H[,H_kv]] [--cache-dtype …] [--json]
@@ -38,6 +39,7 @@ struct BenchOptions {
   bool causal = false;
   std::string kernel;
   bool json = false;
+  bool explain_dispatch = false;
   int threads = 0;
   int repeats = 10;
   bool decode = false;
@@ -91,6 +93,7 @@ void run_bench(const BenchOptions& o) {
   for (float& v : x.values()) v = uniform(rng);
   MhaOptions options;
   options.is_causal = o.causal;
+  const AttentionDispatch dispatch = layer.explain_dispatch(x.view(), x.view(), x.view(), options, ctx);
 
   std::vector<double> ms;
   for (int r = 0; r <= o.repeats; ++r) {  // run 0 warms caches and the primitive cache
@@ -113,12 +116,16 @@ void run_bench(const BenchOptions& o) {
                               {"kernel", kernel},           {"threads", threads},
                               {"shape", {s.batch, s.len, s.embed, s.heads}},
                               {"causal", o.causal},         {"repeats", o.repeats},
-                              {"simd", std::string(cpu_simd_target())}};
+                              {"simd", std::string(cpu_simd_target())},
+                              {"attention_path", dispatch.path},
+                              {"dispatch_reason", dispatch.reason}};
     fmt::print("{}\n", j.dump());
     return;
   }
-  fmt::print("shape B={} N={} E={} H={}{}  kernel {}  threads {}  ({} runs)\n", s.batch, s.len,
-             s.embed, s.heads, o.causal ? " causal" : "", kernel, threads, o.repeats);
+  fmt::print("shape B={} N={} E={} H={}{}  kernel {} ({} path)  threads {}  ({} runs)\n", s.batch,
+             s.len, s.embed, s.heads, o.causal ? " causal" : "", kernel, dispatch.path, threads,
+             o.repeats);
+  if (o.explain_dispatch) fmt::print("attention path: {}, because {}\n", dispatch.path, dispatch.reason);
   fmt::print("median {:.3f} ms   {:.1f} GFLOP/s   {:.2f} of the fp32 peak ({:.1f} GFLOP/s, {})\n",
              median_ms, gflops, gflops / peak, peak, cpu_simd_target());
 }
@@ -162,8 +169,12 @@ void register_bench(CLI::App& app) {
                       "--generate: whole loops, default 3)")
           ->capture_default_str();
   cmd->add_flag("--json", options->json,
-                "One JSON object: median_ms, gflops, peak_fraction, peak_gflops, kernel, threads "
-                "(--decode: docs/performance.md, Decoding, lists the keys)");
+                "One JSON object: median_ms, gflops, peak_fraction, peak_gflops, kernel, threads, "
+                "attention_path, dispatch_reason (--decode: docs/performance.md, Decoding, lists "
+                "the keys)");
+  CLI::Option* explain = cmd->add_flag(
+      "--explain-dispatch", options->explain_dispatch,
+      "Say which attention path the layer's core runs (fused or unfused) and why");
   DecodeBenchOptions& d = options->decoding;
   cmd->add_flag("--decode", options->decode,
                 "Time one decode step over a KV cache (or, with --generate, a generation loop)");
@@ -188,7 +199,9 @@ void register_bench(CLI::App& app) {
                   "with --dist: contiguous or zigzag (each rank holds an early and a late chunk)")
       ->needs(dist)
       ->capture_default_str();
-  cmd->callback([options, repeats, decode_only, dist] {
+  cmd->callback([options, repeats, decode_only, dist, explain] {
+    if (explain->count() > 0 && (options->decode || dist->count() > 0))
+      throw Error("--explain-dispatch: only for the layer forward (not with --decode or --dist)");
     if (options->decode) {
       if (dist->count() > 0) throw Error("--dist: not with --decode (a decode step runs in one process)");
       run_decode(*options, repeats->count() > 0);

@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/attention_backward_cpu.hpp"
 #include "kernels/cpu/attention_cpu.hpp"
+#include "kernels/cpu/attention_path.hpp"
 #include "kernels/cpu/linear_backward_cpu.hpp"
 #include "kernels/cpu/linear_onednn.hpp"
 #include "kernels/reference/attention_backward_reference.hpp"
@@ -128,6 +129,23 @@ void attention(const AttentionArgs& args, const Context& ctx) {
   switch (ctx.kernel) {
     case KernelKind::reference: return attention_reference(args);
     case KernelKind::cpu: return attention_cpu(args, ctx);
+  }
+  throw_unavailable(ctx.kernel);
+}
+
+AttentionDispatch explain_attention_dispatch(const AttentionArgs& args, const Context& ctx) {
+  validate(args);
+  if (ctx.sequence_parallel != nullptr)
+    return {"sequence-parallel", "sequence-parallel",
+            "the context's hook spreads the keys over processes and runs each part locally"};
+  switch (ctx.kernel) {
+    case KernelKind::reference:
+      return {"reference", "reference", "the context asks for the float64 reference kernel"};
+    case KernelKind::cpu: {
+      cpu::PathChoice choice = cpu::choose_attention_path(args, ctx, /*explain=*/true);
+      return {"cpu", choice.path == AttentionPath::unfused ? "unfused" : "fused",
+              std::move(choice.reason)};
+    }
   }
   throw_unavailable(ctx.kernel);
 }

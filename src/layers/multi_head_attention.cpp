@@ -295,4 +295,21 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
   return result;
 }
 
+AttentionDispatch MultiHeadAttention::explain_dispatch(TensorView<const float> query,
+                                                       TensorView<const float> key,
+                                                       TensorView<const float> value,
+                                                       const MhaOptions& options,
+                                                       const Context& caller_ctx) const {
+  const Sizes s = check_call(*this, query, key, value, options);
+  Workspace own;
+  const Context ctx = with_workspace(caller_ctx, own);
+  const Projected p = project_qkv(*this, s, query, key, value, /*tape=*/nullptr, ctx);
+  const TensorView<float> q_heads = mha_views::heads<float>(p.q_rows, s.batch, s.heads, s.len, s.d, p.q_pitch);
+  MaskStorage storage;
+  return explain_attention_dispatch(
+      {.q = q_heads, .k = p.k_heads, .v = p.v_heads, .out = q_heads, .weights = {}, .lse = {},
+       .params = attention_params(options, s, /*copy_masks=*/false, storage)},
+      ctx);
+}
+
 }  // namespace mha

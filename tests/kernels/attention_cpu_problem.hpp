@@ -89,17 +89,20 @@ struct Problem {
     value_store.reserve(n);
   }
 
-  // Runs `kind` (out of place: fresh out/weights/lse each time).
+  // Runs `kind` (out of place: fresh out/weights/lse each time); `path` forces one of the cpu
+  // kernel's two paths.
   struct Result {
     Tensor<> out, weights, lse;
   };
-  Result run(KernelKind kind, int threads = 0) {
+  Result run(KernelKind kind, int threads = 0, AttentionPath path = AttentionPath::automatic) {
     std::fill(out_store.begin(), out_store.end(), -7.0f);
     Tensor<> w(spec.want_weights ? mask_shape() : Shape{0});
     Tensor<> l({spec.batch, spec.heads, spec.lq});
     AttentionArgs args{q(), k(), v(), out(), {}, l.view(), params};
     if (spec.want_weights) args.weights = w.view();
-    attention(args, Context{kind, threads});
+    Context ctx{kind, threads};
+    ctx.attention_path = path;
+    attention(args, ctx);
     return {Tensor<>::copy_of(out()), std::move(w), std::move(l)};
   }
   Result run_naive();
@@ -178,15 +181,25 @@ inline ::testing::AssertionResult meets_rule(const std::string& what, const Tens
          << "\n" << all_close(fast.view(), ref.view(), bound).message();
 }
 
-// Runs reference, naive and cpu on the problem and checks out, lse and weights.
+// Both paths of the cpu kernel (the measured rule picks one per call; forced here).
+inline constexpr AttentionPath kCpuPaths[] = {AttentionPath::fused, AttentionPath::unfused};
+
+inline const char* path_name(AttentionPath path) {
+  return path == AttentionPath::fused ? "fused path" : "unfused path";
+}
+
+// Runs reference, naive and both cpu paths on the problem and checks out, lse and weights.
 inline void expect_cpu_meets_rule(Problem& p) {
   const Problem::Result ref = p.run(KernelKind::reference);
-  const Problem::Result cpu = p.run(KernelKind::cpu);
   const Problem::Result naive = p.run_naive();
-  EXPECT_TRUE(meets_rule("out", cpu.out, naive.out, ref.out));
-  EXPECT_TRUE(meets_rule("lse", cpu.lse, naive.lse, ref.lse));
-  if (p.spec.want_weights) {
-    EXPECT_TRUE(meets_rule("weights", cpu.weights, naive.weights, ref.weights));
+  for (const AttentionPath path : kCpuPaths) {
+    SCOPED_TRACE(path_name(path));
+    const Problem::Result cpu = p.run(KernelKind::cpu, 0, path);
+    EXPECT_TRUE(meets_rule("out", cpu.out, naive.out, ref.out));
+    EXPECT_TRUE(meets_rule("lse", cpu.lse, naive.lse, ref.lse));
+    if (p.spec.want_weights) {
+      EXPECT_TRUE(meets_rule("weights", cpu.weights, naive.weights, ref.weights));
+    }
   }
 }
 

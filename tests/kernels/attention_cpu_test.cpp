@@ -94,13 +94,16 @@ TEST(AttentionCpu, FullyMaskedRowsGiveZerosAndMinusInfinity) {
   auto& keep = p.add_flags(MaskKind::keep, {70, 140}, {0, 0, 140, 1});
   for (Index i = 0; i < 70; ++i)
     for (Index j = 0; j < 140; ++j) keep(i, j) = (i % 3 == 0) ? 0 : 1;
-  const Problem::Result cpu = p.run(KernelKind::cpu);
-  for (Index h = 0; h < 2; ++h)
-    for (Index i = 0; i < 70; i += 3) {
-      EXPECT_EQ(cpu.lse(0, h, i), -kInf);
-      for (Index c = 0; c < 8; ++c) EXPECT_EQ(cpu.out(0, h, i, c), 0.0f);
-      for (Index j = 0; j < 140; ++j) EXPECT_EQ(cpu.weights(0, h, i, j), 0.0f);
-    }
+  for (const AttentionPath path : kCpuPaths) {
+    SCOPED_TRACE(path_name(path));
+    const Problem::Result cpu = p.run(KernelKind::cpu, 0, path);
+    for (Index h = 0; h < 2; ++h)
+      for (Index i = 0; i < 70; i += 3) {
+        EXPECT_EQ(cpu.lse(0, h, i), -kInf);
+        for (Index c = 0; c < 8; ++c) EXPECT_EQ(cpu.out(0, h, i, c), 0.0f);
+        for (Index j = 0; j < 140; ++j) EXPECT_EQ(cpu.weights(0, h, i, j), 0.0f);
+      }
+  }
   expect_cpu_meets_rule(p);
   // Bottom-right causal with Lq > Lk: the first rows see no key at all.
   Problem q({.lq = 100, .lk = 30, .d = 8, .dv = 8, .causal = true, .alignment = Alignment::bottom_right});
@@ -119,27 +122,40 @@ TEST(AttentionCpu, NonFiniteMaskedKeysAndValuesNeverReachTheOutput) {
         for (Index c = 0; c < 16; ++c) v(0, h, j, c) = bad;
       }
     }
-    const Problem::Result cpu = p.run(KernelKind::cpu);
-    for (float x : cpu.out.values()) ASSERT_TRUE(std::isfinite(x));
+    for (const AttentionPath path : kCpuPaths) {
+      const Problem::Result cpu = p.run(KernelKind::cpu, 0, path);
+      for (float x : cpu.out.values()) ASSERT_TRUE(std::isfinite(x)) << path_name(path);
+    }
     expect_cpu_meets_rule(p);
   }
-  // The same through causality: future keys of the last rows hold NaN.
-  Problem p({.lq = 100, .lk = 100, .d = 8, .dv = 8, .causal = true});
-  const TensorView<float> k = p.k(), v = p.v();
-  Problem::Result clean = p.run(KernelKind::cpu);
-  for (Index h = 0; h < 2; ++h)
-    for (Index c = 0; c < 8; ++c) k(0, h, 99, c) = v(0, h, 99, c) = std::numeric_limits<float>::quiet_NaN();
-  const Problem::Result dirty = p.run(KernelKind::cpu);
-  for (Index h = 0; h < 2; ++h)
-    for (Index i = 0; i < 99; ++i)
-      for (Index c = 0; c < 8; ++c) ASSERT_EQ(dirty.out(0, h, i, c), clean.out(0, h, i, c));
+  // The same through causality: future keys of the last rows hold NaN. Values with NaN send
+  // every call to the fused path (the unfused one would multiply them by p = 0), so NaN in the
+  // keys alone checks the unfused path.
+  for (const bool values_too : {true, false}) {
+    const AttentionPath path = values_too ? AttentionPath::fused : AttentionPath::unfused;
+    SCOPED_TRACE(path_name(path));
+    Problem p({.lq = 100, .lk = 100, .d = 8, .dv = 8, .causal = true});
+    const TensorView<float> k = p.k(), v = p.v();
+    const Problem::Result clean = p.run(KernelKind::cpu, 0, path);
+    for (Index h = 0; h < 2; ++h)
+      for (Index c = 0; c < 8; ++c) {
+        k(0, h, 99, c) = std::numeric_limits<float>::quiet_NaN();
+        if (values_too) v(0, h, 99, c) = std::numeric_limits<float>::quiet_NaN();
+      }
+    const Problem::Result dirty = p.run(KernelKind::cpu, 0, path);
+    for (Index h = 0; h < 2; ++h)
+      for (Index i = 0; i < 99; ++i)
+        for (Index c = 0; c < 8; ++c) ASSERT_EQ(dirty.out(0, h, i, c), clean.out(0, h, i, c));
+  }
 }
 
 TEST(AttentionCpu, LargeLogitsDoNotOverflow) {
   Problem p({.lq = 40, .lk = 200, .d = 16, .dv = 16, .magnitude = 100.0f});  // scores up to ±1e4
   expect_cpu_meets_rule(p);
-  const Problem::Result cpu = p.run(KernelKind::cpu);
-  for (float x : cpu.out.values()) ASSERT_TRUE(std::isfinite(x));
+  for (const AttentionPath path : kCpuPaths) {
+    const Problem::Result cpu = p.run(KernelKind::cpu, 0, path);
+    for (float x : cpu.out.values()) ASSERT_TRUE(std::isfinite(x)) << path_name(path);
+  }
 }
 
 TEST(AttentionCpu, CustomScaleAndNoOptionalOutputs) {

@@ -13,6 +13,15 @@ enum class KernelKind : std::uint8_t {
   cpu,        // the fast CPU path
 };
 
+// How the cpu kernel runs the attention core (mha::explain_attention_dispatch says which and why).
+enum class AttentionPath : std::uint8_t {
+  automatic,  // the measured rule (src/kernels/cpu/attention_path.cpp) picks
+  fused,      // tiled, online softmax, never storing the N×N scores (FlashAttention)
+  unfused,    // oneDNN Q·Kᵀ, a softmax pass over whole rows, oneDNN P·V, a few heads at a time;
+              // inputs it cannot take exactly (NaN/Inf values, empty dimensions, strided
+              // features) still run fused
+};
+
 struct Context {
   KernelKind kernel = KernelKind::reference;
   // Worker threads for the fast kernels; 0 = the OpenMP default (all cores).
@@ -25,6 +34,8 @@ struct Context {
   // process's shard of the sequence and the hook runs the exchange; everything per token (the
   // projections, LayerNorm, the FFN) stays local. Null: one process holds the whole sequence.
   const SequenceParallelAttention* sequence_parallel = nullptr;
+  // Tests and benchmarks force a path; everything else leaves the choice to the rule.
+  AttentionPath attention_path = AttentionPath::automatic;
 };
 
 }  // namespace mha

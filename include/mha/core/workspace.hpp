@@ -35,8 +35,9 @@ class Workspace {
     cached_attention,  // the decode kernel's packed queries and per-part softmax states
     widened_cache,     // a bf16 / f16 cache's rows widened to fp32 for the fused prefill path
     attention_backward,  // the fast backward's packed operands, per-thread tiles and dQ shares
+    unfused_scores,      // the unfused attention path's score rows and per-thread mask rows
   };
-  static constexpr std::size_t kSlots = 9;
+  static constexpr std::size_t kSlots = 10;
 
   Workspace() = default;
   Workspace(const Workspace&) = delete;

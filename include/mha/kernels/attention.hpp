@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -83,5 +84,14 @@ KernelKind parse_kernel(std::string_view text, std::string_view argument = "kern
 // Validates the shapes (mha::Error naming the view on mismatch) and runs the chosen kernel.
 // This is the single dispatch point of mha: ctx.kernel picks the backend.
 void attention(const AttentionArgs& args, const Context& ctx = {});
+
+// What mha::attention would run for these arguments and context, and why (`mha bench
+// --explain-dispatch` prints it). Validates like mha::attention; runs nothing.
+struct AttentionDispatch {
+  std::string kernel;  // "reference", "cpu" or "sequence-parallel"
+  std::string path;    // the cpu kernel's "fused" or "unfused" path; else as kernel
+  std::string reason;  // one sentence
+};
+AttentionDispatch explain_attention_dispatch(const AttentionArgs& args, const Context& ctx = {});
 
 }  // namespace mha

@@ -131,6 +131,13 @@ class MultiHeadAttention {
                     const Context& ctx = {}, MhaTape* tape = nullptr,
                     const AttentionDropout& dropout = {}) const;
 
+  // What forward(query, key, value, options, ctx) runs for its attention core and why
+  // (mha::explain_attention_dispatch on the views forward would hand the kernel): it projects
+  // the inputs, as forward does, and attends nothing.
+  AttentionDispatch explain_dispatch(TensorView<const float> query, TensorView<const float> key,
+                                     TensorView<const float> value, const MhaOptions& options = {},
+                                     const Context& ctx = {}) const;
+
   // Decoding. Input and output are (B, n, E) with batch_first, else (n, B, E); unbatched (n, E)
   // is a batch of one. The layer needs no bias_k / bias_v / zero_attn (throws otherwise).
   //

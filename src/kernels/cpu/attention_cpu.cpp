@@ -1,4 +1,5 @@
-// Driver of the fast CPU kernel: prepares the per-call plan (keys packed as Kᵀ tiles, values
+// Driver of the fast CPU kernel. The measured rule of attention_path.hpp sends short key rows to
+// the unfused path (attention_unfused.hpp); everything else runs fused here. This driver prepares the per-call plan (keys packed as Kᵀ tiles, values
 // padded when their rows are not whole vectors), then runs the (batch, head, query tile) work
 // items on OpenMP threads. The SIMD work lives in attention_tiles.cpp.
 //
@@ -15,7 +16,9 @@
 #include <numbers>
 
 #include "hwy/aligned_allocator.h"
+#include "kernels/cpu/attention_path.hpp"
 #include "kernels/cpu/attention_plan.hpp"
+#include "kernels/cpu/attention_unfused.hpp"
 #include "mha/kernels/cpu_info.hpp"
 #include "mha/core/workspace.hpp"
 
@@ -122,6 +125,8 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, Workspace& workspac
 }  // namespace
 
 void attention_cpu(const AttentionArgs& args, const Context& ctx) {
+  if (cpu::choose_attention_path(args, ctx, /*explain=*/false).path == AttentionPath::unfused)
+    return cpu::attention_unfused(args, ctx);
   const int threads = cpu_threads(ctx);
   Workspace own;
   const AttentionPlan plan = make_plan(args, threads, *with_workspace(ctx, own).workspace);

@@ -34,6 +34,7 @@
 #include "kernels/cpu/attention_plan.hpp"
 #include "kernels/cpu/exp2-inl.h"
 #include "kernels/cpu/panel_product-inl.h"
+#include "kernels/cpu/softmax_row-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace mha::cpu::HWY_NAMESPACE {
@@ -76,61 +77,12 @@ void scores(const float* q, Index d, const float* keys_t, Index rows, const Inde
   });
 }
 
-// x_c = s_c + log2(e)·bias_c (s_c already a base-2 logit), −∞ where bias_c = −∞ (a mask
-// blocks) or c ∉ [lo, hi) (causality, window, keys past Lk). Blocked keys are replaced, not added
-// to, so NaN/Inf in their k stays out. Writes x over s where it differs and returns max_c x_c: an
-// interior row (no mask terms, every key visible) is only read.
-float mask_row(float* s, const float* bias, Index cols, Index lo, Index hi) {
-  const DF df;
-  const Index n = lanes();
-  const auto vlog2e = hn::Set(df, std::numbers::log2e_v<float>);
-  const auto neg_inf = hn::Set(df, kNegInf);
-  const auto vlo = hn::Set(df, static_cast<float>(lo));
-  const auto vhi = hn::Set(df, static_cast<float>(hi));
-  auto vmax = neg_inf;
-  for (Index c0 = 0; c0 < cols; c0 += n) {
-    auto x = hn::Load(df, s + c0);
-    const bool partial = c0 < lo || c0 + n > hi;
-    if (bias != nullptr) {
-      const auto b = hn::Load(df, bias + c0);
-      x = hn::IfThenElse(hn::Eq(b, neg_inf), neg_inf, hn::MulAdd(b, vlog2e, x));
-    }
-    if (partial) {
-      const auto c = hn::Iota(df, static_cast<float>(c0));
-      x = hn::IfThenElse(hn::And(hn::Ge(c, vlo), hn::Lt(c, vhi)), x, neg_inf);
-    }
-    if (bias != nullptr || partial) hn::Store(x, df, s + c0);
-    vmax = hn::Max(vmax, x);
-  }
-  return hn::GetLane(hn::MaxOfLanes(df, vmax));
-}
-
-// 2^t for t ≤ 0: exp2_nonpositive, in exp2-inl.h (shared with the online softmax core).
-
-// s_c ← 2^(s_c − shift) for base-2 logits s_c ≤ shift; returns Σ_c of the results.
-float exp_shifted_row(float* s, Index cols, float shift) {
-  const DF df;
-  const Index n = lanes();
-  const auto vshift = hn::Set(df, shift);
-  auto sum = hn::Zero(df);
-  for (Index c0 = 0; c0 < cols; c0 += n) {
-    const auto p = exp2_nonpositive(df, hn::Sub(hn::Load(df, s + c0), vshift));
-    hn::Store(p, df, s + c0);
-    sum = hn::Add(sum, p);
-  }
-  return hn::GetLane(hn::SumOfLanes(df, sum));
-}
-
-void scale_row(float* row, Index count, float factor) {
-  const DF df;
-  const auto f = hn::Set(df, factor);
-  for (Index c0 = 0; c0 < count; c0 += lanes()) hn::Store(hn::Mul(hn::Load(df, row + c0), f), df, row + c0);
-}
-
-void zero_row(float* row, Index count) {
-  const DF df;
-  for (Index c0 = 0; c0 < count; c0 += lanes()) hn::Store(hn::Zero(df), df, row + c0);
-}
+// mask_row, exp_shifted_row, scale_row, zero_row: softmax_row-inl.h (shared with the unfused
+// path's whole rows).
+using softmax_row::exp_shifted_row;
+using softmax_row::mask_row;
+using softmax_row::scale_row;
+using softmax_row::zero_row;
 
 // One row's online-softmax step over a scaled, masked score row x (see the top of the file).
 void online_softmax_row(float* s, Index cols, float row_max, float& m, float& l, float* o,

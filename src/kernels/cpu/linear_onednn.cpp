@@ -1,87 +1,21 @@
-// y = x·Wᵀ + b through oneDNN's matmul.
+// y = x·Wᵀ + b through oneDNN's matmul (onednn_matmul.hpp).
 //
 //   x: [B, R, In] → rows [M = B·R, K = In]   weight: [Out, In] read as Wᵀ [K, N = Out] through
 //   strides (no copy)   bias: [1, N], fused   y: [B, R, Out] → rows [M, N]
 //
 // Rows are passed with their leading dimension when a view collapses to [M, ·] with unit stride
 // along the features (every layout the layer uses); any other view is packed into a contiguous
-// copy first. Primitives are created once per (shape, strides) and kept in a process-wide cache:
-// creating one costs far more than running a small one. They use a user-provided scratchpad, so a
-// cached primitive can run from any thread at once. A primitive fixes its OpenMP team size when it
-// is created (from the nthreads ICV then), so the thread count is part of the key and the ICV is
-// set while it is created: a primitive made for 2 threads and run "with 1" still starts 2, whose
-// spinning cost a 1-thread training step 4× on a loaded 2-core machine (measured: 100 steps of
-// the relation task took 17.5 s against 4.1 s).
+// copy first.
 #include "kernels/cpu/linear_onednn.hpp"
 
-#include <omp.h>
-
-#include <map>
-#include <mutex>
 #include <optional>
-#include <unordered_map>
 #include <vector>
 
-#include "oneapi/dnnl/dnnl.hpp"
+#include "kernels/cpu/onednn_matmul.hpp"
+#include "mha/kernels/cpu_info.hpp"
 
 namespace mha {
 namespace {
-
-using dnnl::memory;
-
-struct MatmulShape {
-  Index m, k, n, ldx, ldw, ldy;
-  bool bias;
-  int threads;  // the OpenMP team the primitive is created for
-  auto operator<=>(const MatmulShape&) const = default;
-};
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
-
-struct CachedMatmul {
-  dnnl::matmul::primitive_desc pd;
-  dnnl::matmul primitive;
-};
-
-// oneDNN's OpenMP runtime uses the calling thread's nthreads ICV; set it for this call only.
-class ScopedOmpThreads {
- public:
-  explicit ScopedOmpThreads(int threads) : previous_(omp_get_max_threads()), active_(threads > 0) {
-    if (active_) omp_set_num_threads(threads);
-  }
-  ~ScopedOmpThreads() {
-    if (active_) omp_set_num_threads(previous_);
-  }
-  ScopedOmpThreads(const ScopedOmpThreads&) = delete;
-  ScopedOmpThreads& operator=(const ScopedOmpThreads&) = delete;
-
- private:
-  int previous_;
-  bool active_;
-};
-
-const CachedMatmul& matmul_for(const MatmulShape& s) {
-  static std::mutex mutex;
-  static std::map<MatmulShape, CachedMatmul> cache;
-  const std::lock_guard<std::mutex> lock(mutex);
-  if (auto it = cache.find(s); it != cache.end()) return it->second;
-  const memory::desc x_md({s.m, s.k}, memory::data_type::f32, memory::dims{s.ldx, 1});
-  // Wᵀ[i][o] = W[o][i]: stride 1 along In, ldw along Out.
-  const memory::desc w_md({s.k, s.n}, memory::data_type::f32, memory::dims{1, s.ldw});
-  const memory::desc b_md({1, s.n}, memory::data_type::f32, memory::dims{s.n, 1});
-  const memory::desc y_md({s.m, s.n}, memory::data_type::f32, memory::dims{s.ldy, 1});
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  const auto desc = s.bias ? dnnl::matmul::desc(x_md, w_md, b_md, y_md)
-                           : dnnl::matmul::desc(x_md, w_md, y_md);
-  const ScopedOmpThreads team(s.threads);
-  dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
-  dnnl::matmul primitive(pd);
-  return cache.emplace(s, CachedMatmul{pd, primitive}).first->second;
-}
 
 // A [B, R, C] view as rows of a [B·R, C] matrix: the row pitch, when the view has one.
 template <class T>
@@ -142,25 +76,14 @@ void linear_onednn(const LinearArgs& a, const Context& ctx) {
   if (!y_pitch) y_copy.resize(static_cast<std::size_t>(m * out));
   float* y = y_pitch ? a.y.data() : y_copy.data();
 
-  const MatmulShape shape{m, in, out, x_pitch.value_or(in), w_rows ? a.weight.stride(0) : in,
-                          y_pitch.value_or(out), bias,
-                          ctx.threads > 0 ? ctx.threads : omp_get_max_threads()};
-  const CachedMatmul& mm = matmul_for(shape);
-  dnnl::engine& engine = cpu_engine();
-  // oneDNN takes non-const handles; it only reads the inputs.
-  memory x_mem(mm.pd.src_desc(), engine, const_cast<float*>(x));
-  memory w_mem(mm.pd.weights_desc(), engine, const_cast<float*>(w));
-  memory y_mem(mm.pd.dst_desc(), engine, y);
-  memory scratch(mm.pd.scratchpad_desc(), engine);
-  std::unordered_map<int, memory> io = {{DNNL_ARG_SRC, x_mem}, {DNNL_ARG_WEIGHTS, w_mem},
-                                        {DNNL_ARG_DST, y_mem}, {DNNL_ARG_SCRATCHPAD, scratch}};
-  if (bias) io.emplace(DNNL_ARG_BIAS, memory(mm.pd.bias_desc(), engine, const_cast<float*>(bias_data)));
-  {
-    const ScopedOmpThreads team(shape.threads);
-    dnnl::stream stream(engine);
-    mm.primitive.execute(stream, io);
-    stream.wait();
-  }
+  const Index ldx = x_pitch.value_or(in), ldw = w_rows ? a.weight.stride(0) : in,
+              ldy = y_pitch.value_or(out);
+  // Wᵀ[i][o] = W[o][i]: stride 1 along In, ldw along Out.
+  const cpu::MatmulLayout layout{.src_dims = {m, in}, .src_strides = {ldx, 1},
+                                 .weights_dims = {in, out}, .weights_strides = {1, ldw},
+                                 .dst_dims = {m, out}, .dst_strides = {ldy, 1}, .bias = bias,
+                                 .scale = 1.0f, .threads = cpu_threads(ctx)};
+  cpu::run_matmul(layout, x, w, bias_data, y);
 
   if (!y_pitch) {
     std::size_t n = 0;
