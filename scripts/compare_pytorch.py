@@ -145,9 +145,9 @@ def main():
 
     peak = rows[0]["peak_gflops"]
     lines = []
-    header = ("| B | N | E | H | causal | mha ms | mha GFLOP/s | mha / peak | PyTorch ms | "
-              "PyTorch GFLOP/s | PyTorch / peak | speed-up |")
-    lines += [header, "|" + "---|" * 12]
+    header = ("| B | N | E | H | causal | attention path | mha ms | mha GFLOP/s | mha / peak | "
+              "PyTorch ms | PyTorch GFLOP/s | PyTorch / peak | speed-up |")
+    lines += [header, "|" + "---|" * 13]
     for shape, r, t in zip(shapes, rows, torch):
         b, n, e, h, causal = shape
         if t is None:
@@ -155,7 +155,8 @@ def main():
         else:
             tg = flops(b, n, e) / (t[0] * 1e-3) * 1e-9
             t_cols = f"{t[0]:.2f} | {tg:.1f} | {tg / r['peak_gflops']:.2f} | {t[0] / r['median_ms']:.2f}×"
-        lines.append(f"| {b} | {n} | {e} | {h} | {'yes' if causal else 'no'} | {r['median_ms']:.2f} | "
+        lines.append(f"| {b} | {n} | {e} | {h} | {'yes' if causal else 'no'} | "
+                     f"{r.get('attention_path', '?')} | {r['median_ms']:.2f} | "
                      f"{r['gflops']:.1f} | {r['peak_fraction']:.2f} | {t_cols} |")
     table = "\n".join(lines)
     print(table)
@@ -183,6 +184,8 @@ def main():
         "",
         "Self-attention forward: projections 8·B·N·E² plus attention core 4·B·N²·E; causal is "
         "counted dense (the same FLOPs as non-causal), so its GFLOP/s show the saving of skipped tiles.",
+        "The attention path is the one the measured rule picked for the layer's core (`mha bench "
+        "--explain-dispatch` says why; How the fast path works, below).",
         "",
         "## Results",
         "",

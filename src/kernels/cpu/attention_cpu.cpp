@@ -18,6 +18,7 @@
 #include "hwy/aligned_allocator.h"
 #include "kernels/cpu/attention_path.hpp"
 #include "kernels/cpu/attention_plan.hpp"
+#include "kernels/cpu/finite_rows.hpp"
 #include "kernels/cpu/attention_unfused.hpp"
 #include "mha/kernels/cpu_info.hpp"
 #include "mha/core/workspace.hpp"
@@ -48,15 +49,6 @@ void pack_key_tile(const TensorView<const float>& k, Index b, Index g, Index t, 
     const float* row = base + (j0 + c) * k.stride(2);
     for (Index x = 0; x < d; ++x) dst[x * kKeyTile + c] = row[x * k.stride(3)];
   }
-}
-
-// Whether value rows [j0, j0 + width) of (b, g) hold NaN or ±Inf.
-bool has_nonfinite(const TensorView<const float>& v, Index b, Index g, Index j0, Index width) {
-  const float* base = v.data() + b * v.stride(0) + g * v.stride(1);
-  for (Index j = j0; j < j0 + width; ++j)
-    for (Index c = 0; c < v.dim(3); ++c)
-      if (!std::isfinite(base[j * v.stride(2) + c * v.stride(3)])) return true;
-  return false;
 }
 
 // The packed keys, values and flags live in the workspace's kernel slots (reused by the next
@@ -97,7 +89,10 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, Workspace& workspac
     const Index j0 = t * kKeyTile;
     const Index width = std::min(kKeyTile, p.lk - j0);
     pack_key_tile(a.k, b, g, t, p.d, keys_t + item * p.d * kKeyTile);
-    nonfinite[item] = has_nonfinite(a.v, b, g, j0, width) ? 1 : 0;
+    const TensorView<const float> rows(a.v.data() + b * a.v.stride(0) + g * a.v.stride(1) +
+                                           j0 * a.v.stride(2),
+                                       {1, 1, width, p.dv}, {0, 0, a.v.stride(2), a.v.stride(3)});
+    nonfinite[item] = cpu::values_all_finite(rows) ? 0 : 1;
     if (values_in_place) continue;
     float* dst = values + ((b * p.kv_heads + g) * p.lk + j0) * p.dv_pad;
     const float* src = a.v.data() + b * a.v.stride(0) + g * a.v.stride(1);

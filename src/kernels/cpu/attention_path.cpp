@@ -17,6 +17,7 @@
 
 #include "kernels/cpu/attention_sizes.hpp"
 #include "kernels/cpu/attention_unfused.hpp"
+#include "kernels/cpu/finite_rows.hpp"
 
 namespace mha::cpu {
 namespace {

@@ -12,7 +12,7 @@
 //                                                     causality, window, padding where present)
 //   m'_i = max(m_i, max_j x_ij),  α_i = 2^(m_i − m'_i)
 //   P_ij = 2^(x_ij − m'_i),       l_i ← α_i·l_i + Σ_j P_ij,   O_i ← α_i·O_i + Σ_j P_ij·V_j
-// and at the end out_i = O_i / l_i, lse_i = ln 2·(m_i + log2 l_i) (0 and −∞ for a fully masked
+// and at the end out_i = O_i·(1/l_i), lse_i = ln 2·(m_i + log2 l_i) (0 and −∞ for a fully masked
 // row). Weights, when asked, come from a second pass over the same tiles:
 // P_ij = 2^(x_ij − m_i) / l_i with the saved row statistics. (Equal to exp(logit_ij − lse_i), but
 // m_i is one rounded score while lse_i rounds at |m_i|'s ulp: with logits near 1e4 that alone is
@@ -132,6 +132,19 @@ void accumulate_values_skipping_zeros(const float* p, Index rows, const float* v
   }
 }
 
+// dst[c·dst_step] = factor·src[c·src_step] for c < count: whole vectors where both steps are 1
+// (the layer's and the bench's layouts), element by element otherwise.
+void scaled_copy(const float* src, Index src_step, Index count, float factor, float* dst,
+                 Index dst_step) {
+  Index c = 0;
+  if (src_step == 1 && dst_step == 1) {
+    const DF df;
+    const auto f = hn::Set(df, factor);
+    for (; c + lanes() <= count; c += lanes()) hn::StoreU(hn::Mul(hn::LoadU(df, src + c), f), df, dst + c);
+  }
+  for (; c < count; ++c) dst[c * dst_step] = factor * src[c * src_step];
+}
+
 // Everything one query tile needs that does not change from key tile to key tile.
 struct QueryTile {
   Index b, h, g, i0, rows, rows_pad;
@@ -149,8 +162,7 @@ void pack_queries(const AttentionPlan& p, const QueryTile& t, float* q) {
       std::fill(dst, dst + p.d, 0.0f);
       continue;
     }
-    const float* src = base + (t.i0 + r) * view.stride(2);
-    for (Index x = 0; x < p.d; ++x) dst[x] = p.scale_log2e * src[x * view.stride(3)];
+    scaled_copy(base + (t.i0 + r) * view.stride(2), view.stride(3), p.d, p.scale_log2e, dst, 1);
   }
 }
 
@@ -248,14 +260,13 @@ void AttendQueryTile(const AttentionPlan& p, Index b, Index h, Index tile, TileS
       accumulate_values(sc.s, t.rows_pad, block_keys, v + j0 * p.v_row, p.v_row, sc.o, p.dv_pad);
   }
 
-  // out_i = O_i / l_i and lse_i = m_i + log l_i; a row that saw no visible key keeps 0 and −∞.
+  // out_i = O_i·(1/l_i) and lse_i = m_i + log l_i; a row that saw no visible key keeps 0 and −∞.
   const AttentionArgs& a = *p.args;
   float* out = a.out.data() + b * a.out.stride(0) + h * a.out.stride(1);
   for (Index r = 0; r < t.rows; ++r) {
-    float* dst = out + (t.i0 + r) * a.out.stride(2);
-    const float* o_r = sc.o + r * p.dv_pad;
     const bool none_visible = sc.m[r] == kNegInf;
-    for (Index c = 0; c < p.dv; ++c) dst[c * a.out.stride(3)] = none_visible ? 0.0f : o_r[c] / sc.l[r];
+    scaled_copy(sc.o + r * p.dv_pad, 1, p.dv, none_visible ? 0.0f : 1.0f / sc.l[r],
+                out + (t.i0 + r) * a.out.stride(2), a.out.stride(3));
   }
   if (a.lse.defined()) {
     float* lse = a.lse.data() + b * a.lse.stride(0) + h * a.lse.stride(1);

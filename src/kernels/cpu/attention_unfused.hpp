@@ -42,7 +42,4 @@ struct ScoreRows {
 };
 void softmax_score_rows(const ScoreRows& rows);
 
-// Whether every value of v (unit stride along Dv) is finite: SIMD, one pass.
-bool values_all_finite(const TensorView<const float>& v);
-
 }  // namespace mha::cpu

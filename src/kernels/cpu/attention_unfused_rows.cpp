@@ -16,7 +16,6 @@
 
 HWY_BEFORE_NAMESPACE();
 namespace mha::cpu::HWY_NAMESPACE {
-namespace hn = hwy::HWY_NAMESPACE;
 
 void SoftmaxScoreRows(const ScoreRows& r) {
   using softmax_row::kNegInf;
@@ -51,24 +50,6 @@ void SoftmaxScoreRows(const ScoreRows& r) {
   }
 }
 
-// x·0 is 0 for finite x and NaN for NaN or ±Inf, so one multiply-add per vector finds any.
-bool ValuesAllFinite(const TensorView<const float>& v) {
-  const hn::ScalableTag<float> df;
-  const Index n = static_cast<Index>(hn::Lanes(df)), dv = v.dim(3);
-  const auto zero = hn::Zero(df);
-  auto probe = zero;
-  float tail = 0.0f;
-  for (Index b = 0; b < v.dim(0); ++b)
-    for (Index g = 0; g < v.dim(1); ++g)
-      for (Index j = 0; j < v.dim(2); ++j) {
-        const float* row = v.data() + b * v.stride(0) + g * v.stride(1) + j * v.stride(2);
-        Index c = 0;
-        for (; c + n <= dv; c += n) probe = hn::MulAdd(hn::LoadU(df, row + c), zero, probe);
-        for (; c < dv; ++c) tail += row[c] * 0.0f;
-      }
-  return hn::GetLane(hn::SumOfLanes(df, probe)) == 0.0f && tail == 0.0f;
-}
-
 }  // namespace mha::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -76,9 +57,6 @@ HWY_AFTER_NAMESPACE();
 namespace mha::cpu {
 
 HWY_EXPORT(SoftmaxScoreRows);
-HWY_EXPORT(ValuesAllFinite);
-
-bool values_all_finite(const TensorView<const float>& v) { return HWY_DYNAMIC_DISPATCH(ValuesAllFinite)(v); }
 
 void softmax_score_rows(const ScoreRows& rows) { HWY_DYNAMIC_DISPATCH(SoftmaxScoreRows)(rows); }
 
