@@ -13,8 +13,6 @@
 //   causal  N = 128: B=1 0.153 / 0.144, B=8 1.22 / 1.08     N = 192: 0.279 / 0.295, 2.11 / 2.18
 #include "kernels/cpu/attention_path.hpp"
 
-#include <cmath>
-
 #include "kernels/cpu/attention_sizes.hpp"
 #include "kernels/cpu/attention_unfused.hpp"
 #include "kernels/cpu/finite_rows.hpp"
@@ -41,7 +39,8 @@ std::string unfused_attention_blocker(const AttentionArgs& a) {
     return "an empty key, feature or value dimension (oneDNN takes no empty products)";
   if (!features_contiguous(a.q) || !features_contiguous(a.k) || !features_contiguous(a.v) ||
       !features_contiguous(a.out))
-    return "q, k, v or out is not laid out with unit stride along its features";
+    return "q, k, v or out is not laid out with positive strides and unit stride along its "
+           "features";
   const AttentionSizes n = AttentionSizes::of(a.q, a.k, a.v);
   if (n.group * n.lq * score_pitch(n.lk) * Index{sizeof(float)} > kMaxScoreBytes)
     return "the scores of one (batch, kv head), " + std::to_string(n.group * n.lq) + "×" +
