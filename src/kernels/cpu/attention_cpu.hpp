@@ -1,5 +1,6 @@
 // The fast CPU attention kernel: fused, tiled, streaming (online softmax), SIMD through Highway,
-// threads through OpenMP. Same contract as the reference (mha/kernels/attention.hpp).
+// threads through OpenMP; short key rows go to the unfused path (attention_unfused.hpp) by the
+// rule of attention_path.hpp. Same contract as the reference (mha/kernels/attention.hpp).
 // Where it runs (threads, SIMD target): mha/kernels/cpu_info.hpp.
 #pragma once
 
