@@ -12,7 +12,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cmath>
 #include <numbers>
 
 #include "hwy/aligned_allocator.h"
@@ -89,10 +88,8 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, Workspace& workspac
     const Index j0 = t * kKeyTile;
     const Index width = std::min(kKeyTile, p.lk - j0);
     pack_key_tile(a.k, b, g, t, p.d, keys_t + item * p.d * kKeyTile);
-    const TensorView<const float> rows(a.v.data() + b * a.v.stride(0) + g * a.v.stride(1) +
-                                           j0 * a.v.stride(2),
-                                       {1, 1, width, p.dv}, {0, 0, a.v.stride(2), a.v.stride(3)});
-    nonfinite[item] = cpu::values_all_finite(rows) ? 0 : 1;
+    const float* value_rows = a.v.data() + b * a.v.stride(0) + g * a.v.stride(1) + j0 * a.v.stride(2);
+    nonfinite[item] = cpu::rows_all_finite(value_rows, width, a.v.stride(2), p.dv, a.v.stride(3)) ? 0 : 1;
     if (values_in_place) continue;
     float* dst = values + ((b * p.kv_heads + g) * p.lk + j0) * p.dv_pad;
     const float* src = a.v.data() + b * a.v.stride(0) + g * a.v.stride(1);

@@ -36,23 +36,20 @@ namespace mha::cpu {
 
 HWY_EXPORT(RowsAllFinite);
 
-bool rows_all_finite(const float* rows, Index count, Index pitch, Index width) {
-  return HWY_DYNAMIC_DISPATCH(RowsAllFinite)(rows, count, pitch, width);
+bool rows_all_finite(const float* rows, Index count, Index pitch, Index width, Index step) {
+  if (width <= 1 || step == 1) return HWY_DYNAMIC_DISPATCH(RowsAllFinite)(rows, count, pitch, width);
+  for (Index r = 0; r < count; ++r)
+    for (Index c = 0; c < width; ++c)
+      if (!std::isfinite(rows[r * pitch + c * step])) return false;
+  return true;
 }
 
 bool values_all_finite(const TensorView<const float>& v) {
-  const Index width = v.dim(3);
   for (Index b = 0; b < v.dim(0); ++b)
-    for (Index h = 0; h < v.dim(1); ++h) {
-      const float* base = v.data() + b * v.stride(0) + h * v.stride(1);
-      if (width <= 1 || v.stride(3) == 1) {
-        if (!rows_all_finite(base, v.dim(2), v.stride(2), width)) return false;
-        continue;
-      }
-      for (Index j = 0; j < v.dim(2); ++j)  // features apart: element by element
-        for (Index c = 0; c < width; ++c)
-          if (!std::isfinite(base[j * v.stride(2) + c * v.stride(3)])) return false;
-    }
+    for (Index h = 0; h < v.dim(1); ++h)
+      if (!rows_all_finite(v.data() + b * v.stride(0) + h * v.stride(1), v.dim(2), v.stride(2),
+                           v.dim(3), v.stride(3)))
+        return false;
   return true;
 }
 

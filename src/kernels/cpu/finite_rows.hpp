@@ -6,8 +6,9 @@
 
 namespace mha::cpu {
 
-// Whether `count` rows of `width` floats, `pitch` floats apart, are all finite.
-bool rows_all_finite(const float* rows, Index count, Index pitch, Index width);
+// Whether `count` rows of `width` floats are all finite: element c of row r at
+// rows[r·pitch + c·step] (SIMD where step is 1, element by element otherwise).
+bool rows_all_finite(const float* rows, Index count, Index pitch, Index width, Index step);
 
 // Whether every element of v ([B, H, L, W], any strides) is finite.
 bool values_all_finite(const TensorView<const float>& v);

@@ -100,8 +100,4 @@ void run_matmul(const MatmulLayout& layout, const float* src, const float* weigh
   stream.wait();
 }
 
-std::string matmul_implementation(const MatmulLayout& layout) {
-  return matmul_for(layout).pd.impl_info_str();
-}
-
 }  // namespace mha::cpu

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <compare>
-#include <string>
 #include <vector>
 
 #include "mha/core/shape.hpp"
@@ -26,8 +25,5 @@ struct MatmulLayout {
 // threads at once: each call has its own scratchpad.
 void run_matmul(const MatmulLayout& layout, const float* src, const float* weights,
                 const float* bias, float* dst);
-
-// The oneDNN implementation chosen for a layout (e.g. "brg:avx512_core"), for diagnostics.
-std::string matmul_implementation(const MatmulLayout& layout);
 
 }  // namespace mha::cpu
