@@ -39,7 +39,7 @@ constexpr Index kQt = kBackwardQueryTile;
 constexpr Index kKt = kBackwardKeyTile;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-Index lanes() { return static_cast<Index>(hn::Lanes(DF())); }
+HWY_INLINE Index lanes() { return static_cast<Index>(hn::Lanes(DF())); }
 
 // p_c = exp(scale·s_c + bias_c − lse) for c ∈ [lo, hi) with bias_c ≠ −∞, else 0; over `cols`
 // (whole vectors). The exponent is formed in natural units and multiplied by log2 e only once it

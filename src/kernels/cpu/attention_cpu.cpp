@@ -36,17 +36,20 @@ hwy::AlignedFreeUniquePtr<T[]> allocate(Index count) {
   return hwy::AllocateAligned<T>(static_cast<std::size_t>(std::max<Index>(count, 1)));
 }
 
-// Kᵀ tile (b, g, t)[x][c] = k(b, g, t·kKeyTile + c, x), zero for keys past Lk, so the score loop
-// reads whole vectors of keys for one feature x.
+// Kᵀ tile (b, g, t)[x][c] = factor·k(b, g, t·kKeyTile + c, x), zero for keys past Lk, so the
+// score loop reads whole vectors of keys for one feature x. factor = scale·log2 e makes the score
+// loop's output the base-2 logit (attention_tiles.cpp); folding it into Kᵀ, packed once per call,
+// rather than into each query tile lets the query rows be read in place.
 void pack_key_tile(const TensorView<const float>& k, Index b, Index g, Index t, Index d,
-                   float* dst) {
+                   float factor, float* dst) {
   const Index j0 = t * kKeyTile;
   const Index width = std::min(kKeyTile, k.dim(2) - j0);
-  std::fill(dst, dst + d * kKeyTile, 0.0f);
+  if (width < kKeyTile)
+    for (Index x = 0; x < d; ++x) std::fill(dst + x * kKeyTile + width, dst + (x + 1) * kKeyTile, 0.0f);
   const float* base = k.data() + b * k.stride(0) + g * k.stride(1);
   for (Index c = 0; c < width; ++c) {
     const float* row = base + (j0 + c) * k.stride(2);
-    for (Index x = 0; x < d; ++x) dst[x * kKeyTile + c] = row[x * k.stride(3)];
+    for (Index x = 0; x < d; ++x) dst[x * kKeyTile + c] = factor * row[x * k.stride(3)];
   }
 }
 
@@ -87,7 +90,7 @@ AttentionPlan make_plan(const AttentionArgs& a, int threads, Workspace& workspac
     const Index b = item / p.key_tiles / p.kv_heads;
     const Index j0 = t * kKeyTile;
     const Index width = std::min(kKeyTile, p.lk - j0);
-    pack_key_tile(a.k, b, g, t, p.d, keys_t + item * p.d * kKeyTile);
+    pack_key_tile(a.k, b, g, t, p.d, p.scale_log2e, keys_t + item * p.d * kKeyTile);
     const float* value_rows = a.v.data() + b * a.v.stride(0) + g * a.v.stride(1) + j0 * a.v.stride(2);
     nonfinite[item] = cpu::rows_all_finite(value_rows, width, a.v.stride(2), p.dv, a.v.stride(3)) ? 0 : 1;
     if (values_in_place) continue;

@@ -37,7 +37,7 @@ struct AttentionPlan : AttentionSizes {
   KeyVisibility visibility;  // causality and the window
   bool masks_vary_by_row = false;  // some mask has a nonzero stride along Lq
 
-  // Kᵀ per (b, g, key tile): D × kKeyTile floats, keys beyond Lk zero.
+  // Kᵀ per (b, g, key tile): D × kKeyTile floats times scale_log2e, keys beyond Lk zero.
   const float* keys_t = nullptr;
   // Value row j of (b, g): values + b·v_batch + g·v_head + j·v_row, dv_pad readable floats.
   const float* values = nullptr;
@@ -69,7 +69,7 @@ const float* tile_row_bias(std::span<const Mask> masks, bool vary_by_row, Index 
 
 // Per-thread scratch for one query tile, owned by the driver (attention_cpu.cpp).
 struct TileScratch {
-  float* q = nullptr;       // kQueryTile × D, rows beyond Lq zero
+  float* q = nullptr;       // kQueryTile × D: query rows that cannot be read in place, rows beyond Lq zero
   float* s = nullptr;       // kQueryTile × kKeyTile scores, then probabilities
   float* o = nullptr;       // kQueryTile × dv_pad unnormalised output
   float* m = nullptr;       // kQueryTile running row maxima

@@ -25,7 +25,7 @@ using DF = hn::ScalableTag<float>;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-inline Index lanes() { return static_cast<Index>(hn::Lanes(DF())); }
+HWY_INLINE Index lanes() { return static_cast<Index>(hn::Lanes(DF())); }
 
 // x_c = s_c + log2(e)·bias_c (s_c already a base-2 logit), −∞ where bias_c = −∞ (a mask
 // blocks) or c ∉ [lo, hi) (causality, window, keys past Lk). Blocked keys are replaced, not added
