@@ -4,10 +4,12 @@
 // One code path for inference and training; a tape (training) changes where things are kept:
 //
 //   inference: projections in the workspace, self-attention with packed weights as one QKV GEMM;
-//     the kernel writes each head's output over that head's queries (out(b, h, i, :) sits where
-//     q(b, h, i, :) did, which every kernel reads before it writes the row), so the concatenated
-//     [B, L, H·D] rows the output projection reads need no buffer of their own: at
-//     (1, 65536, 512, 8) that is 128 MiB less.
+//     the kernel writes the heads into dense [B, L, H·D] rows in the workspace, which the output
+//     projection reads (oneDNN runs brgemm on rows E floats apart and gemm:jit on the QKV rows,
+//     3·E apart: 1.5 % of the (1, 2048, 512, 8) and (8, 512, 512, 8) forwards, paired runs).
+//     Past kMaxDenseHeadsBytes the heads are written over their queries instead (out(b, h, i, :)
+//     sits where q(b, h, i, :) did, which every kernel reads before it writes the row), so very
+//     long sequences need no buffer of their own: at (1, 65536, 512, 8) that is 128 MiB less.
 //   training: the inputs, Q, K, V (three GEMMs), the heads' outputs and the row log-sum-exp are
 //     kept in the tape, masks are copied so the tape outlives them, and attention dropout applies.
 //
@@ -25,6 +27,10 @@
 
 namespace mha {
 namespace {
+
+// The largest dense heads buffer the inference forward keeps in the workspace (the top of the
+// file says why; the same bound as the fused kernel's packed values).
+constexpr Index kMaxDenseHeadsBytes = Index{64} << 20;
 
 void check_input(TensorView<const float> x, const std::string& name, Index rank, Index width,
                  const std::string& width_name) {
@@ -235,8 +241,9 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
     result.keys = copy_heads(p.k_heads, s.unbatched);
   }
 
-  // 2. Attend, over every head, into the concatenated [B, L, H·D] rows: over the queries, or
-  //    into the tape's own buffer with the row log-sum-exp and dropout.
+  // 2. Attend, over every head, into the concatenated [B, L, H·D] rows: dense rows in the
+  //    workspace (over the queries for very long sequences), or the tape's own buffer with the
+  //    row log-sum-exp and dropout.
   float* concat_rows = p.q_rows;
   Index concat_pitch = p.q_pitch;
   if (tape) {
@@ -258,11 +265,15 @@ MhaOutput MultiHeadAttention::forward(TensorView<const float> query, TensorView<
                            dropout, ctx);
   } else {
     MaskStorage storage;
+    if (s.batch * s.len * s.e * Index{sizeof(float)} <= kMaxDenseHeadsBytes) {
+      concat_rows = ctx.workspace->get<float>(Workspace::Slot::dense_heads, s.batch * s.len * s.e);
+      concat_pitch = s.e;
+    }
     Tensor<> per_head = options.need_weights ? Tensor<>({s.batch, s.heads, s.len, s.kv_len}) : Tensor<>();
     attention({.q = q_heads,
                .k = p.k_heads,
                .v = p.v_heads,
-               .out = q_heads,
+               .out = mha_views::heads<float>(concat_rows, s.batch, s.heads, s.len, s.d, concat_pitch),
                .weights = options.need_weights ? per_head.view() : TensorView<float>{},
                .lse = {},
                .params = attention_params(options, s, /*copy_masks=*/false, storage)},

@@ -36,8 +36,9 @@ class Workspace {
     widened_cache,     // a bf16 / f16 cache's rows widened to fp32 for the fused prefill path
     attention_backward,  // the fast backward's packed operands, per-thread tiles and dQ shares
     unfused_scores,      // the unfused attention path's score rows and per-thread mask rows
+    dense_heads,         // the layer's heads as dense [B, L, E] rows for the output projection
   };
-  static constexpr std::size_t kSlots = 10;
+  static constexpr std::size_t kSlots = 11;
 
   Workspace() = default;
   Workspace(const Workspace&) = delete;
