@@ -38,19 +38,24 @@ inline float mask_row(float* s, const float* bias, Index cols, Index lo, Index h
   const auto neg_inf = hn::Set(df, kNegInf);
   const auto vlo = hn::Set(df, static_cast<float>(lo));
   const auto vhi = hn::Set(df, static_cast<float>(hi));
+  // Whether some column is outside [lo, hi) is decided once per row, not per vector: a test per
+  // vector flips at a different column in every row of a causal diagonal tile, and its
+  // mispredictions made masking the rows of a causal (1, 2048, 8, 64) call 7.4 % of its time
+  // (perf, 1 thread; 4.1 % after), as long as in a dense call; applying the position test to every
+  // vector of such a row is cheaper.
+  const bool positions = lo > 0 || hi < cols;
   auto vmax = neg_inf;
   for (Index c0 = 0; c0 < cols; c0 += n) {
     auto x = hn::Load(df, s + c0);
-    const bool partial = c0 < lo || c0 + n > hi;
     if (bias != nullptr) {
       const auto b = hn::Load(df, bias + c0);
       x = hn::IfThenElse(hn::Eq(b, neg_inf), neg_inf, hn::MulAdd(b, vlog2e, x));
     }
-    if (partial) {
+    if (positions) {
       const auto c = hn::Iota(df, static_cast<float>(c0));
       x = hn::IfThenElse(hn::And(hn::Ge(c, vlo), hn::Lt(c, vhi)), x, neg_inf);
     }
-    if (bias != nullptr || partial) hn::Store(x, df, s + c0);
+    if (bias != nullptr || positions) hn::Store(x, df, s + c0);
     vmax = hn::Max(vmax, x);
   }
   return hn::GetLane(hn::MaxOfLanes(df, vmax));
