@@ -37,8 +37,9 @@ class Workspace {
     attention_backward,  // the fast backward's packed operands, per-thread tiles and dQ shares
     unfused_scores,      // the unfused attention path's score rows and per-thread mask rows
     dense_heads,         // the layer's heads as dense [B, L, E] rows for the output projection
+    matmul_scratchpad,   // oneDNN's scratchpad for the projections and the unfused products
   };
-  static constexpr std::size_t kSlots = 11;
+  static constexpr std::size_t kSlots = 12;
 
   Workspace() = default;
   Workspace(const Workspace&) = delete;

@@ -83,7 +83,7 @@ void attention_unfused(const AttentionArgs& a, const Context& ctx) {
                   .weights_strides = kt.strides, .dst_dims = s_dims, .dst_strides = s_strides,
                   .bias = false, .scale = scale_log2e, .threads = threads},
                  a.q.data() + b0 * a.q.stride(0) + h0 * a.q.stride(1),
-                 a.k.data() + b0 * a.k.stride(0) + g0 * a.k.stride(1), nullptr, scores);
+                 a.k.data() + b0 * a.k.stride(0) + g0 * a.k.stride(1), nullptr, scores, workspace);
 
       const Index row_items = (n.lq + kRowsPerItem - 1) / kRowsPerItem;
       const Index items = cb * cg * n.group * row_items;
@@ -102,7 +102,7 @@ void attention_unfused(const AttentionArgs& a, const Context& ctx) {
                   .weights_strides = v.strides, .dst_dims = out.dims, .dst_strides = out.strides,
                   .bias = false, .scale = 1.0f, .threads = threads},
                  scores, a.v.data() + b0 * a.v.stride(0) + g0 * a.v.stride(1), nullptr,
-                 a.out.data() + b0 * a.out.stride(0) + h0 * a.out.stride(1));
+                 a.out.data() + b0 * a.out.stride(0) + h0 * a.out.stride(1), workspace);
     }
 }
 

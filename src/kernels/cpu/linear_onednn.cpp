@@ -83,7 +83,8 @@ void linear_onednn(const LinearArgs& a, const Context& ctx) {
                                  .weights_dims = {in, out}, .weights_strides = {1, ldw},
                                  .dst_dims = {m, out}, .dst_strides = {ldy, 1}, .bias = bias,
                                  .scale = 1.0f, .threads = cpu_threads(ctx)};
-  cpu::run_matmul(layout, x, w, bias_data, y);
+  Workspace own;
+  cpu::run_matmul(layout, x, w, bias_data, y, *with_workspace(ctx, own).workspace);
 
   if (!y_pitch) {
     std::size_t n = 0;

@@ -9,6 +9,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -84,15 +86,18 @@ CachedMatmul matmul_for(const MatmulLayout& s) {
 }  // namespace
 
 void run_matmul(const MatmulLayout& layout, const float* src, const float* weights,
-                const float* bias, float* dst) {
+                const float* bias, float* dst, Workspace& workspace) {
   const CachedMatmul mm = matmul_for(layout);
   dnnl::engine& engine = cpu_engine();
+  const memory::desc scratchpad = mm.pd.scratchpad_desc();
+  std::uint8_t* scratch = workspace.get<std::uint8_t>(
+      Workspace::Slot::matmul_scratchpad, std::max<Index>(static_cast<Index>(scratchpad.get_size()), 1));
   // oneDNN takes non-const handles; it only reads the inputs.
   std::unordered_map<int, memory> io = {
       {DNNL_ARG_SRC, memory(mm.pd.src_desc(), engine, const_cast<float*>(src))},
       {DNNL_ARG_WEIGHTS, memory(mm.pd.weights_desc(), engine, const_cast<float*>(weights))},
       {DNNL_ARG_DST, memory(mm.pd.dst_desc(), engine, dst)},
-      {DNNL_ARG_SCRATCHPAD, memory(mm.pd.scratchpad_desc(), engine)}};
+      {DNNL_ARG_SCRATCHPAD, memory(scratchpad, engine, scratch)}};
   if (layout.bias) io.emplace(DNNL_ARG_BIAS, memory(mm.pd.bias_desc(), engine, const_cast<float*>(bias)));
   const ScopedOmpThreads team(layout.threads);
   dnnl::stream stream(engine);
