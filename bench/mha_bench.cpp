@@ -166,6 +166,8 @@ BENCHMARK(BM_Core)
     ->Args({1, 2048, 8, 64, 0, 0})
     ->Args({1, 2048, 8, 64, 1, 0})
     ->Args({1, 4096, 16, 64, 0, 0})
+    ->Args({1, 4096, 8, 64, 0, 0})
+    ->Args({1, 4096, 8, 64, 1, 0})
     ->Args({1, 128, 8, 64, 0, 0})   // short sequences: where an unfused path could win
     ->Args({32, 128, 8, 64, 0, 0})
     ->Args({32, 32, 8, 64, 0, 0})

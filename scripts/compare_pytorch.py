@@ -74,6 +74,17 @@ def flops(b, n, e):
     return 8 * b * n * e * e + 4 * b * n * n * e
 
 
+# Short shapes get more timed runs: on a noisy 2-core VM the median of 5 runs of the 1 ms
+# (1, 128, 512, 8) forward read anywhere from 1.03 to 1.80 ms, so every shape gets at least this
+# many FLOPs of timed runs (2·10¹⁰ / FLOPs = 66 runs for that shape).
+MIN_TIMED_FLOPS = 2e10
+
+
+def repeats_for(shape, repeats):
+    b, n, e, _, _ = shape
+    return max(repeats, int(MIN_TIMED_FLOPS / flops(b, n, e)))
+
+
 def run_mha(binary, shape, threads, repeats, kernel="cpu"):
     b, n, e, h, causal = shape
     cmd = [binary, "bench", "--shape", f"{b},{n},{e},{h}", "--kernel", kernel, "--threads",
@@ -110,7 +121,7 @@ def run_torch(shapes, threads, repeats):
     best = [None] * len(shapes)
     for label, env, torch_threads in torch_settings(threads):
         arg = json.dumps({"torch_threads": torch_threads,
-                          "shapes": [list(s) + [repeats] for s in shapes]})
+                          "shapes": [list(s) + [repeats_for(s, repeats)] for s in shapes]})
         proc = subprocess.run(["/usr/bin/python3", "-c", TORCH_RUNNER, arg], env=env,
                               capture_output=True, text=True)
         if proc.returncode != 0:
@@ -136,7 +147,7 @@ def main():
     shapes = [s for s in SHAPES if args.max_n is None or s[1] <= args.max_n]
     rows = []
     for shape in shapes:
-        r = run_mha(args.mha, shape, args.threads, args.repeats)
+        r = run_mha(args.mha, shape, args.threads, repeats_for(shape, args.repeats))
         print(f"  mha   {shape}: {r['median_ms']:.2f} ms  {r['gflops']:.1f} GFLOP/s  "
               f"{r['peak_fraction']:.2f} of peak")
         rows.append(r)
@@ -173,7 +184,8 @@ def main():
         f"{rows[0].get('simd', '?')}",
         f"- Measured fp32 peak (FMA micro-benchmark, {rows[0]['threads']} threads, same run): "
         f"{peak:.1f} GFLOP/s",
-        f"- mha: kernel `cpu`, {rows[0]['threads']} threads, median of {args.repeats} runs after a warm-up",
+        f"- mha: kernel `cpu`, {rows[0]['threads']} threads, median of max({args.repeats}, "
+        f"2·10¹⁰ / FLOPs) runs after a warm-up (both sides)",
         "- PyTorch 1.13 nn.MultiheadAttention, `need_weights=False`, `torch.no_grad()`, best of the "
         "settings below per shape:",
     ]
