@@ -8,37 +8,8 @@
 #include <new>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define MHA_ADDRESS_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MHA_ADDRESS_SANITIZER 1
-#endif
-#endif
-#ifdef MHA_ADDRESS_SANITIZER
-#include <sanitizer/asan_interface.h>
-#endif
-
 namespace mha::aligned_memory {
 namespace {
-
-// A kept block is poisoned under AddressSanitizer, so a use after free still reports although
-// the block has not gone back to the allocator.
-void poison(void* block, std::size_t size) {
-#ifdef MHA_ADDRESS_SANITIZER
-  ASAN_POISON_MEMORY_REGION(block, size);
-#else
-  (void)block, (void)size;
-#endif
-}
-
-void unpoison(void* block, std::size_t size) {
-#ifdef MHA_ADDRESS_SANITIZER
-  ASAN_UNPOISON_MEMORY_REGION(block, size);
-#else
-  (void)block, (void)size;
-#endif
-}
 
 constexpr std::size_t kCacheLine = 64;
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
@@ -64,7 +35,6 @@ class BlockCache {
     void* data = it->data;
     bytes_ -= size;
     blocks_.erase(std::next(it).base());
-    unpoison(data, size);
     return data;
   }
 
@@ -72,7 +42,7 @@ class BlockCache {
   // over half of the byte limit (the caller frees it).
   bool keep(void* data, std::size_t size) noexcept {
     if (size > kCachedBytes / 2) return false;
-    std::vector<Block> evicted;
+    std::vector<void*> evicted;
     {
       const std::lock_guard lock(mutex_);
       try {
@@ -81,18 +51,14 @@ class BlockCache {
         return false;
       }
       while (!blocks_.empty() && (blocks_.size() == kCachedBlocks || bytes_ + size > kCachedBytes)) {
-        evicted.push_back(blocks_.front());
+        evicted.push_back(blocks_.front().data);
         bytes_ -= blocks_.front().size;
         blocks_.erase(blocks_.begin());
       }
-      poison(data, size);
       blocks_.push_back({data, size});
       bytes_ += size;
     }
-    for (const Block& b : evicted) {
-      unpoison(b.data, b.size);
-      std::free(b.data);
-    }
+    for (void* block : evicted) std::free(block);
     return true;
   }
 
@@ -108,10 +74,7 @@ class BlockCache {
       blocks.swap(blocks_);
       bytes_ = 0;
     }
-    for (const Block& b : blocks) {
-      unpoison(b.data, b.size);
-      std::free(b.data);
-    }
+    for (const Block& b : blocks) std::free(b.data);
   }
 
  private:

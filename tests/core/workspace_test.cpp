@@ -48,26 +48,6 @@ TEST(AlignedMemory, FreedLargeBlocksAreReusedForTheSameRoundedSizeOnly) {
   EXPECT_EQ(aligned_memory::cached_bytes(), 0u);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define MHA_TEST_ADDRESS_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MHA_TEST_ADDRESS_SANITIZER 1
-#endif
-#endif
-
-TEST(AlignedMemory, UseOfAKeptBlockStillReportsUnderAddressSanitizer) {
-#ifdef MHA_TEST_ADDRESS_SANITIZER
-  aligned_memory::release_cached();
-  auto* block = static_cast<volatile unsigned char*>(aligned_memory::allocate(2 * kMiB));
-  aligned_memory::release(const_cast<unsigned char*>(block), 2 * kMiB);
-  EXPECT_DEATH(block[100] = 1, "use-after-poison");
-  aligned_memory::release_cached();
-#else
-  GTEST_SKIP() << "only an AddressSanitizer build can check this";
-#endif
-}
-
 TEST(AlignedMemory, SmallBlocksAreNeverKept) {
   aligned_memory::release_cached();
   void* block = aligned_memory::allocate(2 * kMiB - 1);
