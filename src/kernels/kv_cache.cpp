@@ -142,7 +142,7 @@ float float_from_f16(std::uint16_t bits) {
 
 // ---- KvCache ----
 
-void KvCache::Free::operator()(void* block) const { aligned_memory::release(block, bytes); }
+void KvCache::Free::operator()(void* block) const { aligned_memory::release(block); }
 
 KvCache::KvCache(KvCacheShape shape) : shape_(shape) {
   require_positive(shape_.batch, "batch");
@@ -156,11 +156,10 @@ KvCache::KvCache(KvCacheShape shape) : shape_(shape) {
   const std::size_t rows =
       static_cast<std::size_t>(shape_.batch * shape_.kv_heads * shape_.max_length);
   const std::size_t size = cache_dtype_bytes(shape_.dtype);
-  const auto block = [](std::size_t bytes) {
-    return std::unique_ptr<void, Free>(aligned_memory::allocate(bytes), Free{bytes});
-  };
-  keys_ = block(rows * static_cast<std::size_t>(shape_.head_dim) * size + kReadSlackBytes);
-  values_ = block(rows * static_cast<std::size_t>(shape_.value_dim) * size + kReadSlackBytes);
+  keys_.reset(aligned_memory::allocate(rows * static_cast<std::size_t>(shape_.head_dim) * size +
+                                       kReadSlackBytes));
+  values_.reset(aligned_memory::allocate(rows * static_cast<std::size_t>(shape_.value_dim) * size +
+                                         kReadSlackBytes));
 }
 
 Index KvCache::length(Index b) const {

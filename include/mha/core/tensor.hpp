@@ -173,16 +173,14 @@ class Tensor {
   }
 
   struct AlignedFree {
-    std::size_t bytes;  // what the block was allocated with (no initializer: see CWG 1397)
-    void operator()(T* p) const { aligned_memory::release(p, bytes); }
+    void operator()(T* p) const { aligned_memory::release(p); }
   };
 
   // Element types are trivial (float, double, std::uint8_t), so the zero fill starts their life.
   void allocate() {
     static_assert(std::is_trivial_v<T>);
     const auto count = static_cast<std::size_t>(std::max<Index>(numel_of(shape_), 1));
-    const std::size_t bytes = count * sizeof(T);
-    storage_ = {static_cast<T*>(aligned_memory::allocate(bytes)), AlignedFree{bytes}};
+    storage_.reset(static_cast<T*>(aligned_memory::allocate(count * sizeof(T))));
     std::fill_n(storage_.get(), count, T{});
   }
   void check_same_count(const Shape& shape) const {

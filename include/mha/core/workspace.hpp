@@ -65,10 +65,12 @@ class Workspace {
 
  private:
   struct Free {
-    std::size_t bytes;  // what the block was allocated with (no initializer: see CWG 1397)
     void operator()(void* block) const;
   };
-  using Buffer = std::unique_ptr<void, Free>;
+  struct Buffer {
+    std::unique_ptr<void, Free> data;
+    std::size_t bytes = 0;
+  };
 
   void* bytes(Slot slot, std::size_t bytes);
 

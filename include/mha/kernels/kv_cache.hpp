@@ -96,7 +96,6 @@ class KvCache {
 
  private:
   struct Free {
-    std::size_t bytes;  // what the block was allocated with (no initializer: see CWG 1397)
     void operator()(void* block) const;
   };
 

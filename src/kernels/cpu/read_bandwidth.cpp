@@ -112,9 +112,8 @@ double measure_read_bandwidth_gbps(int threads) {
   const int team = threads > 0 ? threads : omp_get_max_threads();
   const std::size_t bytes = std::max(4 * last_level_cache_bytes(), std::size_t{256} << 20);
   const std::size_t count = bytes / sizeof(float);
-  const auto release = [&](float* block) { aligned_memory::release(block, count * sizeof(float)); };
-  const std::unique_ptr<float, decltype(release)> buffer(
-      static_cast<float*>(aligned_memory::allocate(count * sizeof(float))), release);
+  const std::unique_ptr<float, decltype(&aligned_memory::release)> buffer(
+      static_cast<float*>(aligned_memory::allocate(count * sizeof(float))), aligned_memory::release);
   float* const data = buffer.get();
   // Thread t owns [first(t), first(t + 1)), each part a whole number of 64-byte lines.
   const auto first = [&](int t) {
