@@ -3,6 +3,8 @@
 // costs about 3 µs on a virtual machine like ours (measured), so a fresh 4 MiB layer output paid
 // about 3 ms in page faults per forward; a 2 MiB page fault does the work of 512 small ones for
 // about a tenth of their time, and the kernels that walk rows 3·E floats apart miss the TLB less.
+// Freed blocks go back to glibc as ordinary chunks, which it reuses for the next forward's output
+// without faulting its pages in again (aligned_memory.cpp says why that needed care).
 #pragma once
 
 #include <cstddef>
