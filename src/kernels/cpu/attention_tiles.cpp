@@ -54,22 +54,27 @@ constexpr Index kRowBlock = panel::kPanelRows;
 static_assert(kQueryTile % kRowBlock == 0, "a padded query tile must fit the scratch rows");
 
 // One kRowBlock-row block of a tile product at column c0 (A row-major with pitch a_row).
+// With row_max, the block also folds its columns into each row's running maxima (panel::Operands).
 template <int kVectors>
 HWY_INLINE void block_product(const float* a, Index a_row, const float* b, Index b_row, Index depth,
-                              float* c, Index c_row, bool accumulate, Index c0) {
+                              float* c, Index c_row, bool accumulate, Index c0,
+                              float* row_max = nullptr) {
   panel::block<kRowBlock, kVectors>({.a = a, .a_row = a_row, .a_col = 1, .b = b, .b_row = b_row,
-                                     .depth = depth, .c = c, .c_row = c_row, .accumulate = accumulate},
+                                     .depth = depth, .c = c, .c_row = c_row, .accumulate = accumulate,
+                                     .row_max = row_max},
                                     0, c0);
 }
 
 // The same block, narrowed to its first `vectors` (≤ kVectors) vectors of columns.
 template <int kVectors>
 HWY_INLINE void block_product_narrowed(Index vectors, const float* a, Index a_row, const float* b,
-                                       Index b_row, Index depth, float* c, Index c_row, Index c0) {
+                                       Index b_row, Index depth, float* c, Index c_row, Index c0,
+                                       float* row_max) {
   if constexpr (kVectors > 1)
     if (vectors < kVectors)
-      return block_product_narrowed<kVectors - 1>(vectors, a, a_row, b, b_row, depth, c, c_row, c0);
-  block_product<kVectors>(a, a_row, b, b_row, depth, c, c_row, /*accumulate=*/false, c0);
+      return block_product_narrowed<kVectors - 1>(vectors, a, a_row, b, b_row, depth, c, c_row, c0,
+                                                  row_max);
+  block_product<kVectors>(a, a_row, b, b_row, depth, c, c_row, /*accumulate=*/false, c0, row_max);
 }
 
 // S[r][c] = Σ_x Q[r][x]·Kᵀ[x][c] for r < rows (a multiple of kRowBlock; Q row r at q + r·q_row,
@@ -78,9 +83,10 @@ HWY_INLINE void block_product_narrowed(Index vectors, const float* a, Index a_ro
 // bound cuts runs a block of just the vectors it needs (on the causal diagonal that trims the
 // score products from 0.519 to 0.506 of the dense work at N = 2048). Column panels outside, row
 // blocks inside: one panel of Kᵀ (D × one panel, 16 KiB at D = 64 with AVX-512) stays in L1
-// while the query rows pass over it.
+// while the query rows pass over it. row_max[r·lanes …] (−∞ on entry) ends as the lane-wise
+// maxima of the columns computed for row r.
 void scores(const float* q, Index q_row, Index d, const float* keys_t, Index rows,
-            const Index* block_keys, float* s) {
+            const Index* block_keys, float* s, float* row_max) {
   const Index blocks = rows / kRowBlock;
   const Index n = lanes();
   const Index max_cols = round_up(*std::max_element(block_keys, block_keys + blocks), n);
@@ -89,7 +95,8 @@ void scores(const float* q, Index q_row, Index d, const float* keys_t, Index row
       if (c0 >= block_keys[rb]) continue;
       const Index vectors = (block_keys[rb] - c0 + n - 1) / n;
       block_product_narrowed<kVectors>(vectors, q + rb * kRowBlock * q_row, q_row, keys_t,
-                                       kKeyTile, d, s + rb * kRowBlock * kKeyTile, kKeyTile, c0);
+                                       kKeyTile, d, s + rb * kRowBlock * kKeyTile, kKeyTile, c0,
+                                       row_max + rb * kRowBlock * n);
     }
   });
 }
@@ -98,6 +105,7 @@ void scores(const float* q, Index q_row, Index d, const float* keys_t, Index row
 // path's whole rows).
 using softmax_row::exp_shifted_row;
 using softmax_row::mask_row;
+using softmax_row::masks_positions;
 using softmax_row::scale_row;
 using softmax_row::zero_row;
 
@@ -109,7 +117,8 @@ void online_softmax_row(float* s, Index cols, float row_max, float& m, float& l,
     zero_row(s, cols);
     return;
   }
-  const float alpha = std::exp2(m - m_new);  // 0 on the first visible tile (m = −∞)
+  // 0 on the first visible tile (m = −∞); 1, without a call, while the maximum stands.
+  const float alpha = m == m_new ? 1.0f : std::exp2(m - m_new);
   const float tile_sum = exp_shifted_row(s, cols, m_new);
   l = alpha * l + tile_sum;
   if (alpha != 1.0f) scale_row(o, dv_pad, alpha);
@@ -211,8 +220,13 @@ struct TileBounds {
 // bounds.cols, its key bound rounded up to whole vectors, since the P·V loop reads no further;
 // with `whole_rows` (the weights pass, and tiles whose values hold NaN or Inf, whose P·V loop
 // reads every key) over the whole tile. Columns past a row's visible range are −∞ by position.
+// A row with no mask terms that sees every one of its columns (the interior of a dense or causal
+// call) is not touched again: the score loop found its maximum while the scores were in
+// registers (that pass was 4.9 % of a dense (1, 2048, 8, 64) call).
 void masked_scores(const AttentionPlan& p, const QueryTile& t, Index kt, TileScratch& sc,
                    bool whole_rows, float* row_max, TileBounds& bounds) {
+  const DF df;
+  const Index n = lanes();
   const Index j0 = kt * kKeyTile;
   const Index width = std::min(kKeyTile, p.lk - j0);
   const Index cols = round_up(width, 2 * lanes());
@@ -222,7 +236,19 @@ void masked_scores(const AttentionPlan& p, const QueryTile& t, Index kt, TileScr
     bounds.keys[rb] = std::clamp<Index>(p.visibility.keys(t.i0 + last_row).hi - j0, 0, width);
     bounds.cols[rb] = whole_rows ? cols : std::min(cols, round_up(bounds.keys[rb], lanes()));
   }
-  scores(t.q, t.q_row, p.d, p.key_tile(t.b, t.g, kt), t.rows_pad, bounds.keys, sc.s);
+  alignas(64) float max_vectors[kQueryTile * kMaxLanes];
+  for (Index r = 0; r < t.rows_pad; ++r) hn::Store(hn::Set(df, kNegInf), df, max_vectors + r * n);
+  scores(t.q, t.q_row, p.d, p.key_tile(t.b, t.g, kt), t.rows_pad, bounds.keys, sc.s, max_vectors);
+  // The whole tile is interior when there are no masks, no padding rows or columns, and its first
+  // row sees the tile's last key (hi grows with the row) and its last row the first (so does lo).
+  const bool interior_tile = p.args->params.masks.empty() && t.rows == t.rows_pad && width == cols &&
+                             p.visibility.keys(t.i0).hi >= j0 + cols &&
+                             p.visibility.keys(t.i0 + t.rows - 1).lo <= j0;
+  if (interior_tile) {
+    for (Index r = 0; r < t.rows; ++r)
+      row_max[r] = hn::GetLane(hn::MaxOfLanes(df, hn::Load(df, max_vectors + r * n)));
+    return;
+  }
   for (Index r = 0; r < t.rows_pad; ++r) {
     float* s_r = sc.s + r * kKeyTile;
     const Index row_cols = bounds.cols[r / kRowBlock];
@@ -234,7 +260,10 @@ void masked_scores(const AttentionPlan& p, const QueryTile& t, Index kt, TileScr
     const float* bias = tile_row_bias(p.args->params.masks, p.masks_vary_by_row, t.b, t.h, t.i0, r,
                                       j0, width, sc.bias, kKeyTile);
     const KeyRange keys = p.visibility.in_tile(t.i0 + r, j0, width, row_cols);
-    row_max[r] = mask_row(s_r, bias, row_cols, keys.lo, keys.hi);
+    if (bias == nullptr && !masks_positions(row_cols, keys.lo, keys.hi))
+      row_max[r] = hn::GetLane(hn::MaxOfLanes(df, hn::Load(df, max_vectors + r * n)));
+    else
+      row_max[r] = mask_row(s_r, bias, row_cols, keys.lo, keys.hi);
   }
 }
 

@@ -8,6 +8,8 @@
 #define MHA_KERNELS_CPU_EXP2_INL_H_
 #endif
 
+#include <cstddef>
+
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -19,13 +21,43 @@ namespace mha::cpu::HWY_NAMESPACE {
 // points of [−125, 0] on every target, tests/kernels/exp2_test.cpp), then k added to the
 // exponent bits. t < −125 (also −∞ and NaN) gives 0: such a term is below 2^−125 of the row
 // maximum's 1, far under one ulp of any sum it joins.
+//
+// AVX-512 rounds with vrndscaleps and scales with vscalefps under the t ≥ −125 mask, 10 vector
+// instructions instead of 13 (the exponential is about a tenth of the fast kernel's vector work);
+// both ways give the same bits: k and f are the same, and scaling a normal result by 2^k is exact.
+#if HWY_TARGET <= HWY_AVX3
+namespace exp2_detail {
+template <std::size_t N>
+HWY_INLINE hwy::HWY_NAMESPACE::Vec128<float, N> scale_where(hwy::HWY_NAMESPACE::Mask128<float, N> m,
+                                                           hwy::HWY_NAMESPACE::Vec128<float, N> y,
+                                                           hwy::HWY_NAMESPACE::Vec128<float, N> k) {
+  return hwy::HWY_NAMESPACE::Vec128<float, N>{_mm_maskz_scalef_ps(m.raw, y.raw, k.raw)};
+}
+HWY_INLINE hwy::HWY_NAMESPACE::Vec256<float> scale_where(hwy::HWY_NAMESPACE::Mask256<float> m,
+                                                        hwy::HWY_NAMESPACE::Vec256<float> y,
+                                                        hwy::HWY_NAMESPACE::Vec256<float> k) {
+  return hwy::HWY_NAMESPACE::Vec256<float>{_mm256_maskz_scalef_ps(m.raw, y.raw, k.raw)};
+}
+HWY_INLINE hwy::HWY_NAMESPACE::Vec512<float> scale_where(hwy::HWY_NAMESPACE::Mask512<float> m,
+                                                        hwy::HWY_NAMESPACE::Vec512<float> y,
+                                                        hwy::HWY_NAMESPACE::Vec512<float> k) {
+  return hwy::HWY_NAMESPACE::Vec512<float>{_mm512_maskz_scalef_ps(m.raw, y.raw, k.raw)};
+}
+}  // namespace exp2_detail
+#endif
+
 template <class DF, class VF = hwy::HWY_NAMESPACE::Vec<DF>>
 HWY_INLINE VF exp2_nonpositive(DF df, VF t) {
   namespace hn = hwy::HWY_NAMESPACE;
+#if HWY_TARGET <= HWY_AVX3
+  const VF k = hn::Round(t);  // ties to even, as the magic-number rounding below
+  const VF f = hn::Sub(t, k);
+#else
   const hn::RebindToSigned<DF> di;
   const VF magic = hn::Set(df, 12582912.0f);  // 1.5·2^23
   const VF shifted = hn::Add(t, magic);
   const VF f = hn::Sub(t, hn::Sub(shifted, magic));
+#endif
   VF poly = hn::Set(df, 1.534591138e-4f);
   poly = hn::MulAdd(poly, f, hn::Set(df, 1.339993207e-3f));
   poly = hn::MulAdd(poly, f, hn::Set(df, 9.618488140e-3f));
@@ -33,9 +65,13 @@ HWY_INLINE VF exp2_nonpositive(DF df, VF t) {
   poly = hn::MulAdd(poly, f, hn::Set(df, 2.402264625e-1f));
   poly = hn::MulAdd(poly, f, hn::Set(df, 6.931471825e-1f));
   poly = hn::MulAdd(poly, f, hn::Set(df, 1.0f));
+#if HWY_TARGET <= HWY_AVX3
+  return exp2_detail::scale_where(hn::Ge(t, hn::Set(df, -125.0f)), poly, k);
+#else
   const auto exponent = hn::ShiftLeft<23>(hn::BitCast(di, shifted));  // k·2^23 (magic's bits drop)
   const VF y = hn::BitCast(df, hn::Add(hn::BitCast(di, poly), exponent));
   return hn::IfThenElseZero(hn::Ge(t, hn::Set(df, -125.0f)), y);
+#endif
 }
 
 }  // namespace mha::cpu::HWY_NAMESPACE

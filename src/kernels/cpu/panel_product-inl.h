@@ -60,6 +60,10 @@ struct Operands {
   float* c;
   Index c_row;
   bool accumulate;
+  // Optional, for the forward's scores: row r's running maxima, one vector per row at
+  // row_max + r·lanes; each block folds the columns it computed into it (lane-wise) while they
+  // are still in registers, so the caller needs no pass over the rows to find their maxima.
+  float* row_max = nullptr;
 };
 
 // kRows × kVectors block at A row r0, column c0.
@@ -88,6 +92,14 @@ HWY_INLINE void block(const Operands& o, Index r0, Index c0) {
   HWY_UNROLL(8)
   for (int r = 0; r < kRows; ++r)
     for (int v = 0; v < kVectors; ++v) hn::StoreU(acc[r][v], df, c + r * o.c_row + v * n);
+  if (o.row_max == nullptr) return;
+  HWY_UNROLL(8)
+  for (int r = 0; r < kRows; ++r) {
+    float* m = o.row_max + (r0 + r) * n;
+    auto row = hn::Load(df, m);
+    for (int v = 0; v < kVectors; ++v) row = hn::Max(row, acc[r][v]);
+    hn::Store(row, df, m);
+  }
 }
 
 // The last rows % kPanelRows rows of a panel: the block of exactly that height.

@@ -27,6 +27,9 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 HWY_INLINE Index lanes() { return static_cast<Index>(hn::Lanes(DF())); }
 
+// Whether mask_row must test positions: some column of [0, cols) lies outside [lo, hi).
+inline bool masks_positions(Index cols, Index lo, Index hi) { return lo > 0 || hi < cols; }
+
 // x_c = s_c + log2(e)·bias_c (s_c already a base-2 logit), −∞ where bias_c = −∞ (a mask
 // blocks) or c ∉ [lo, hi) (causality, window, keys past Lk). Blocked keys are replaced, not added
 // to, so NaN/Inf in their k stays out. Writes x over s where it differs and returns max_c x_c: an
@@ -43,7 +46,7 @@ inline float mask_row(float* s, const float* bias, Index cols, Index lo, Index h
   // mispredictions made masking the rows of a causal (1, 2048, 8, 64) call 7.4 % of its time
   // (perf, 1 thread; 4.1 % after), as long as in a dense call; applying the position test to every
   // vector of such a row is cheaper.
-  const bool positions = lo > 0 || hi < cols;
+  const bool positions = masks_positions(cols, lo, hi);
   auto vmax = neg_inf;
   for (Index c0 = 0; c0 < cols; c0 += n) {
     auto x = hn::Load(df, s + c0);
