@@ -18,6 +18,7 @@
 #include "kernels/cpu/attention_path.hpp"
 #include "kernels/cpu/attention_plan.hpp"
 #include "kernels/cpu/finite_rows.hpp"
+#include "kernels/cpu/scaled_transpose.hpp"
 #include "kernels/cpu/attention_unfused.hpp"
 #include "mha/kernels/cpu_info.hpp"
 #include "mha/core/workspace.hpp"
@@ -46,11 +47,8 @@ void pack_key_tile(const TensorView<const float>& k, Index b, Index g, Index t, 
   const Index width = std::min(kKeyTile, k.dim(2) - j0);
   if (width < kKeyTile)
     for (Index x = 0; x < d; ++x) std::fill(dst + x * kKeyTile + width, dst + (x + 1) * kKeyTile, 0.0f);
-  const float* base = k.data() + b * k.stride(0) + g * k.stride(1);
-  for (Index c = 0; c < width; ++c) {
-    const float* row = base + (j0 + c) * k.stride(2);
-    for (Index x = 0; x < d; ++x) dst[x * kKeyTile + c] = factor * row[x * k.stride(3)];
-  }
+  cpu::scaled_transpose(k.data() + b * k.stride(0) + g * k.stride(1) + j0 * k.stride(2), k.stride(2),
+                        k.stride(3), width, d, factor, dst, kKeyTile);
 }
 
 // The packed keys, values and flags live in the workspace's kernel slots (reused by the next
