@@ -149,6 +149,31 @@ TEST(AttentionCpu, NonFiniteMaskedKeysAndValuesNeverReachTheOutput) {
   }
 }
 
+TEST(AttentionCpu, NaNInAnAllowedKeyPropagatesToEveryRowThatSeesIt) {
+  // numerics.md: a NaN the masks do not block reaches the output, as in PyTorch (its score is
+  // NaN, so is the row's softmax). One feature of key 5 of head 0 (Lk = 140, short rows) or of
+  // key 300 (Lk = 600, in the middle of a vector and a key tile); with causality the rows before
+  // the key stay clean, and head 1 stays clean throughout. Both paths.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const Index lk : {140, 600})
+    for (const bool causal : {false, true})
+      for (const AttentionPath path : kCpuPaths) {
+        SCOPED_TRACE(std::string(path_name(path)) + ", Lk " + std::to_string(lk) +
+                     (causal ? ", causal" : ""));
+        Problem p({.lq = lk, .lk = lk, .d = 16, .dv = 16, .causal = causal});
+        const Index key = lk > 300 ? 300 : 5;
+        p.k()(0, 0, key, 3) = nan;
+        const Problem::Result r = p.run(KernelKind::cpu, 0, path);
+        for (Index i = 0; i < lk; ++i) {
+          const bool sees = !causal || i >= key;
+          for (Index c = 0; c < 16; ++c) {
+            ASSERT_EQ(std::isnan(r.out(0, 0, i, c)), sees) << "row " << i << ", column " << c;
+            ASSERT_FALSE(std::isnan(r.out(0, 1, i, c))) << "head 1, row " << i;
+          }
+        }
+      }
+}
+
 TEST(AttentionCpu, LargeLogitsDoNotOverflow) {
   Problem p({.lq = 40, .lk = 200, .d = 16, .dv = 16, .magnitude = 100.0f});  // scores up to ±1e4
   expect_cpu_meets_rule(p);

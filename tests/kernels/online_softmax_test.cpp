@@ -76,6 +76,26 @@ TEST(OnlineSoftmax, BlocksAndMergedPartsMatchReference) {
   }
 }
 
+TEST(OnlineSoftmax, NaNInAKeyReachesOnlyTheRowsThatSeeIt) {
+  // numerics.md: a NaN key in a row's range makes that row NaN, as in PyTorch; a row whose range
+  // ends before it stays as it was. Rows of 4 (one group), 3 and 1, so every group size runs.
+  for (const Index rows : {4, 3, 1}) {
+    const Index d = 16, n = 90, dv = 16;
+    const Tensor<> q = testing::random_tensor({rows, d}, 1), v = testing::random_tensor({n, dv}, 3);
+    Tensor<> k = testing::random_tensor({n, d}, 2);
+    k(70, 5) = std::numeric_limits<float>::quiet_NaN();
+    std::vector<Index> lo(static_cast<std::size_t>(rows), 0), hi(static_cast<std::size_t>(rows), n);
+    hi[0] = 70;  // row 0 stops just before the NaN key
+    State s(rows, dv);
+    online_softmax_attend(s.view(), {.q = q.view(), .k = k.view(), .v = v.view(), .scale = 0.25,
+                                     .key_begin = lo, .key_end = hi});
+    Tensor<> out({rows, dv}), lse({rows});
+    online_softmax_finish(s.view(), out.view(), lse.view());
+    for (Index r = 0; r < rows; ++r)
+      for (Index c = 0; c < dv; ++c) EXPECT_EQ(std::isnan(out(r, c)), r > 0) << "rows " << rows << ", row " << r;
+  }
+}
+
 TEST(OnlineSoftmax, EmptyStateFinishesToZeroAndMinusInfinity) {
   State s(2, 3), other(2, 3);
   online_softmax_merge(s.view(), other.view());

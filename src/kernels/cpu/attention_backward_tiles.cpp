@@ -44,7 +44,7 @@ HWY_INLINE Index lanes() { return static_cast<Index>(hn::Lanes(DF())); }
 // p_c = exp(scale·s_c + bias_c − lse) for c ∈ [lo, hi) with bias_c ≠ −∞, else 0; over `cols`
 // (whole vectors). The exponent is formed in natural units and multiplied by log2 e only once it
 // is small, so large logits (|s| ~ 1e4) lose nothing to a rounded lse·log2 e. NaN scores stay
-// NaN (exp2_nonpositive alone would turn them into 0 and hide them).
+// NaN (exp2_nonpositive keeps them).
 void probabilities_row(float* s, const float* bias, Index cols, Index lo, Index hi, float scale,
                        float lse) {
   const DF df;
@@ -59,7 +59,7 @@ void probabilities_row(float* s, const float* bias, Index cols, Index lo, Index 
     const auto sc = hn::Load(df, s + c0);
     auto x = bias != nullptr ? hn::MulAdd(sc, vscale, hn::Load(df, bias + c0)) : hn::Mul(sc, vscale);
     const auto t = hn::Mul(hn::Sub(x, vlse), vlog2e);
-    auto p = hn::IfThenElse(hn::IsNaN(t), t, exp2_nonpositive(df, t));
+    auto p = exp2_nonpositive(df, t);
     if (bias != nullptr) p = hn::IfThenZeroElse(hn::Eq(hn::Load(df, bias + c0), neg_inf), p);
     if (c0 < lo || c0 + n > hi) {
       const auto c = hn::Iota(df, static_cast<float>(c0));

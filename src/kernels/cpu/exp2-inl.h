@@ -18,13 +18,15 @@ namespace mha::cpu::HWY_NAMESPACE {
 // 2^t for t ≤ 0. t = k + f with k the nearest integer (adding 1.5·2^23 rounds t and leaves k in
 // the low mantissa bits), 2^f on [−1/2, 1/2] by a degree-6 polynomial (near-minimax fit of our
 // own; evaluated in float, relative error < 2^−23, one ulp: 9.5e-8 at worst over a sweep of 10⁶
-// points of [−125, 0] on every target, tests/kernels/exp2_test.cpp), then k added to the
-// exponent bits. t < −125 (also −∞ and NaN) gives 0: such a term is below 2^−125 of the row
-// maximum's 1, far under one ulp of any sum it joins.
+// points of [−125, 0] on every target, tests/kernels/exp2_test.cpp), then multiplied by 2^k
+// (exact: the result is normal). t < −125 (also −∞, a masked score) gives 0: such a term is below
+// 2^−125 of the row maximum's 1, far under one ulp of any sum it joins. NaN gives NaN, so a NaN
+// score that no mask blocks reaches the row's sum and output, as in PyTorch (numerics.md).
 //
-// AVX-512 rounds with vrndscaleps and scales with vscalefps under the t ≥ −125 mask, 10 vector
-// instructions instead of 13 (the exponential is about a tenth of the fast kernel's vector work);
-// both ways give the same bits: k and f are the same, and scaling a normal result by 2^k is exact.
+// AVX-512 rounds with vrndscaleps and scales with vscalefps, zeroing t < −125 in the same
+// instruction: 10 vector instructions instead of 14 (the exponential is about a tenth of the
+// fast kernel's vector work). Both ways give the same bits: k and f are the same, and scaling a
+// normal result by 2^k is exact.
 #if HWY_TARGET <= HWY_AVX3
 namespace exp2_detail {
 template <std::size_t N>
@@ -65,12 +67,16 @@ HWY_INLINE VF exp2_nonpositive(DF df, VF t) {
   poly = hn::MulAdd(poly, f, hn::Set(df, 2.402264625e-1f));
   poly = hn::MulAdd(poly, f, hn::Set(df, 6.931471825e-1f));
   poly = hn::MulAdd(poly, f, hn::Set(df, 1.0f));
+  // Kept unless t < −125: NaN compares false, so it stays (and scaling NaN gives NaN).
+  const auto keep = hn::Not(hn::Lt(t, hn::Set(df, -125.0f)));
 #if HWY_TARGET <= HWY_AVX3
-  return exp2_detail::scale_where(hn::Ge(t, hn::Set(df, -125.0f)), poly, k);
+  return exp2_detail::scale_where(keep, poly, k);
 #else
-  const auto exponent = hn::ShiftLeft<23>(hn::BitCast(di, shifted));  // k·2^23 (magic's bits drop)
-  const VF y = hn::BitCast(df, hn::Add(hn::BitCast(di, poly), exponent));
-  return hn::IfThenElseZero(hn::Ge(t, hn::Set(df, -125.0f)), y);
+  // 2^k as a float: (k + 127)·2^23 as bits, k in shifted's low mantissa bits (magic's drop out
+  // of the shift). A multiply rather than adding k to poly's exponent bits, which could turn a
+  // NaN with payload bits into a number.
+  const auto two_k = hn::BitCast(df, hn::ShiftLeft<23>(hn::Add(hn::BitCast(di, shifted), hn::Set(di, 127))));
+  return hn::IfThenElseZero(keep, hn::Mul(poly, two_k));
 #endif
 }
 
