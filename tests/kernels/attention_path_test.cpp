@@ -26,23 +26,23 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 TEST(AttentionPath, ShortRowsRunUnfusedAndLongOnesFused) {
-  Problem short_rows({.lq = 128, .lk = 512, .d = 8, .dv = 8});
+  Problem short_rows({.lq = 128, .lk = 256, .d = 8, .dv = 8});
   const AttentionDispatch s = explain(short_rows);
   EXPECT_EQ(s.kernel, "cpu");
   EXPECT_EQ(s.path, "unfused");
-  EXPECT_TRUE(contains(s.reason, "Lk = 512 ≤ 512")) << s.reason;
+  EXPECT_TRUE(contains(s.reason, "Lk = 256 ≤ 256")) << s.reason;
 
-  Problem long_rows({.lq = 128, .lk = 513, .d = 8, .dv = 8});
+  Problem long_rows({.lq = 128, .lk = 257, .d = 8, .dv = 8});
   const AttentionDispatch l = explain(long_rows);
   EXPECT_EQ(l.path, "fused");
-  EXPECT_TRUE(contains(l.reason, "Lk = 513 > 512")) << l.reason;
+  EXPECT_TRUE(contains(l.reason, "Lk = 257 > 256")) << l.reason;
 }
 
 TEST(AttentionPath, CausalityAndWindowsLowerTheLimit) {
-  Problem causal({.lq = 129, .lk = 129, .d = 8, .dv = 8, .causal = true});
+  Problem causal({.lq = 65, .lk = 65, .d = 8, .dv = 8, .causal = true});
   EXPECT_EQ(explain(causal).path, "fused");
   EXPECT_TRUE(contains(explain(causal).reason, "with causality or a window"));
-  Problem short_causal({.lq = 128, .lk = 128, .d = 8, .dv = 8, .causal = true});
+  Problem short_causal({.lq = 64, .lk = 64, .d = 8, .dv = 8, .causal = true});
   EXPECT_EQ(explain(short_causal).path, "unfused");
   Problem window({.lq = 200, .lk = 200, .d = 8, .dv = 8, .window_left = 16});
   EXPECT_EQ(explain(window).path, "fused");

@@ -7,10 +7,15 @@
 // fused kernel skips the tiles no row sees, the unfused one computes every score.
 //
 // Crossover, mha_bench BM_CorePath (H = 8, D = 64, 2 threads, AMD EPYC Zen 5, AVX3; medians of
-// 3; fused / unfused ms):
-//   dense   N = 128: B=1 0.189 / 0.142, B=8 1.48 / 1.04     N = 512: 1.99 / 1.86, 16.4 / 15.1
-//           N = 768: B=1 4.07 / 4.08,   B=8 34.2 / 34.3     N = 1024: 7.12 / 8.03, 58.5 / 62.9
-//   causal  N = 128: B=1 0.153 / 0.144, B=8 1.22 / 1.08     N = 192: 0.279 / 0.295, 2.11 / 2.18
+// 5 interleaved at random; fused / unfused ms; measured again after the fused kernel's score
+// loop began keeping row maxima, 2026-12-07, which moved it down from 768 and 128–192):
+//   dense   N = 256: B=1 0.535 / 0.484, B=8 4.54 / 4.68     N = 384: 1.06 / 1.03, 9.37 / 10.2
+//           N = 512: B=1 1.89 / 2.04,   B=8 15.9 / 17.9
+//   causal  N = 32:  B=1 0.032 / 0.035, B=8 0.190 / 0.145   N = 64: 0.063 / 0.061, 0.395 / 0.399
+//           N = 128: B=1 0.132 / 0.156, B=8 0.985 / 1.25
+// Between the limits below and the next size the batch decides (B = 1 and B = 8 disagree by
+// 3–10 % at dense 256 and 384 and causal 32); the limits keep the larger loss on the side of
+// the batch that loses less.
 #include "kernels/cpu/attention_path.hpp"
 
 #include "kernels/cpu/attention_sizes.hpp"
@@ -22,8 +27,8 @@ namespace {
 
 // Keys per row up to which the unfused path is chosen (measured: see the top of the file):
 // without causality or a window, and with either.
-constexpr Index kUnfusedMaxKeys = 512;
-constexpr Index kUnfusedMaxKeysSkipping = 128;
+constexpr Index kUnfusedMaxKeys = 256;
+constexpr Index kUnfusedMaxKeysSkipping = 64;
 
 template <class T>
 bool features_contiguous(const TensorView<T>& t) {
