@@ -70,9 +70,7 @@ HWY_INLINE void transpose_block(const float* src, Index src_row, float factor, f
     _mm256_storeu_ps(dst + (c + 4) * dst_row, _mm256_mul_ps(f, _mm256_permute2f128_ps(r[c], r[4 + c], 0x31)));
   }
 }
-#else
-constexpr Index kBlock = 0;  // element by element only
-#endif
+#endif  // the other targets go element by element
 
 void ScaledTranspose(const float* src, Index src_row, Index src_col, Index rows, Index cols,
                      float factor, float* dst, Index dst_row) {
