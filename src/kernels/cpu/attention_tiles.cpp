@@ -239,14 +239,16 @@ void masked_scores(const AttentionPlan& p, const QueryTile& t, Index kt, TileScr
   alignas(64) float max_vectors[kQueryTile * kMaxLanes];
   for (Index r = 0; r < t.rows_pad; ++r) hn::Store(hn::Set(df, kNegInf), df, max_vectors + r * n);
   scores(t.q, t.q_row, p.d, p.key_tile(t.b, t.g, kt), t.rows_pad, bounds.keys, sc.s, max_vectors);
+  const auto folded_max = [&](Index r) {
+    return hn::GetLane(hn::MaxOfLanes(df, hn::Load(df, max_vectors + r * n)));
+  };
   // The whole tile is interior when there are no masks, no padding rows or columns, and its first
   // row sees the tile's last key (hi grows with the row) and its last row the first (so does lo).
   const bool interior_tile = p.args->params.masks.empty() && t.rows == t.rows_pad && width == cols &&
                              p.visibility.keys(t.i0).hi >= j0 + cols &&
                              p.visibility.keys(t.i0 + t.rows - 1).lo <= j0;
   if (interior_tile) {
-    for (Index r = 0; r < t.rows; ++r)
-      row_max[r] = hn::GetLane(hn::MaxOfLanes(df, hn::Load(df, max_vectors + r * n)));
+    for (Index r = 0; r < t.rows; ++r) row_max[r] = folded_max(r);
     return;
   }
   for (Index r = 0; r < t.rows_pad; ++r) {
@@ -261,7 +263,7 @@ void masked_scores(const AttentionPlan& p, const QueryTile& t, Index kt, TileScr
                                       j0, width, sc.bias, kKeyTile);
     const KeyRange keys = p.visibility.in_tile(t.i0 + r, j0, width, row_cols);
     if (bias == nullptr && !masks_positions(row_cols, keys.lo, keys.hi))
-      row_max[r] = hn::GetLane(hn::MaxOfLanes(df, hn::Load(df, max_vectors + r * n)));
+      row_max[r] = folded_max(r);
     else
       row_max[r] = mask_row(s_r, bias, row_cols, keys.lo, keys.hi);
   }
