@@ -20,6 +20,7 @@
 
 #include "kernels/cpu/attention_backward_plan.hpp"
 #include "kernels/cpu/attention_plan.hpp"
+#include "kernels/cpu/scaled_transpose.hpp"
 #include "mha/core/workspace.hpp"
 #include "mha/kernels/cpu_info.hpp"
 
@@ -86,15 +87,19 @@ void pack_key_tile(const BackwardPlan& p, Index b, Index g, Index t, BackwardBuf
   const Index j0 = t * kBackwardKeyTile;
   const Index width = std::min(kBackwardKeyTile, p.lk - j0);
   bool nonfinite = false;
-  for (Index r = 0; r < width; ++r) {
+  for (Index r = 0; r < width; ++r)
     for (Index c = 0; c < p.d; ++c) {
       const float x = a.k(b, g, j0 + r, c);
       nonfinite = nonfinite || !std::isfinite(x);
       keys[r * p.d_pad + c] = x;
-      keys_t[c * kBackwardKeyTile + r] = x;
     }
-    for (Index c = 0; c < p.dv; ++c) values_t[c * kBackwardKeyTile + r] = a.v(b, g, j0 + r, c);
-  }
+  const auto first_row = [&](const TensorView<const float>& view) {
+    return view.data() + b * view.stride(0) + g * view.stride(1) + j0 * view.stride(2);
+  };
+  cpu::scaled_transpose(first_row(a.k), a.k.stride(2), a.k.stride(3), width, p.d, 1.0f, keys_t,
+                        kBackwardKeyTile);
+  cpu::scaled_transpose(first_row(a.v), a.v.stride(2), a.v.stride(3), width, p.dv, 1.0f, values_t,
+                        kBackwardKeyTile);
   buf.keys_nonfinite[static_cast<std::size_t>(item)] = nonfinite ? 1 : 0;
 }
 

@@ -1,4 +1,5 @@
-// dst = factor·srcᵀ for the fast kernels' packing (Kᵀ tiles): a register transpose per SIMD target.
+// dst = factor·srcᵀ for the fast kernels' packing (the forward's scaled Kᵀ tiles, the backward's Kᵀ and Vᵀ):
+// a register transpose per SIMD target.
 #pragma once
 
 #include "mha/core/shape.hpp"
